@@ -1,0 +1,1 @@
+"""Storage: engine and session factory, ORM models, query functions, migrations."""

@@ -67,5 +67,4 @@ def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.rollback()
         session.close()

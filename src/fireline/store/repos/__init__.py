@@ -1,0 +1,1 @@
+"""Query functions by concept. They take an open session and never commit."""

@@ -1,0 +1,107 @@
+"""Durable jobs: enqueue in the caller's transaction; claim due jobs safely across processes.
+
+On PostgreSQL `claim_due` uses `FOR UPDATE SKIP LOCKED`, so several workers never claim the
+same job. On SQLite the claiming transaction is `BEGIN IMMEDIATE` (one writer at a time).
+A claimed job carries a lease (`locked_until`); a worker that dies loses its lease and the
+job becomes claimable again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from fireline.store.models import Job
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    due_at: datetime,
+    now: datetime,
+    dedup_key: str | None = None,
+    max_attempts: int = 8,
+) -> None:
+    """Insert a job. With `dedup_key`, a second job with the same key is silently skipped."""
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "due_at": due_at,
+        "state": "pending",
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "dedup_key": dedup_key,
+        "created_at": now,
+    }
+    if dedup_key is None:
+        session.add(Job(**values))
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Job).values(**values).on_conflict_do_nothing())
+
+
+def claim_due(
+    session: Session,
+    *,
+    now: datetime,
+    worker_id: str,
+    limit: int = 100,
+    lease: timedelta = timedelta(minutes=2),
+    kinds: Sequence[str] | None = None,
+) -> list[Job]:
+    """Lease up to `limit` due jobs to `worker_id`. The caller commits right after."""
+    query = (
+        select(Job)
+        .where(
+            Job.due_at <= now,
+            or_(
+                Job.state == "pending",
+                (Job.state == "running") & (Job.locked_until < now),
+            ),
+        )
+        .order_by(Job.due_at, Job.id)
+        .limit(limit)
+    )
+    if kinds:
+        query = query.where(Job.kind.in_(kinds))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    jobs = list(session.scalars(query))
+    for job in jobs:
+        job.state = "running"
+        job.locked_by = worker_id
+        job.locked_until = now + lease
+        job.attempts += 1
+    return jobs
+
+
+def complete(session: Session, *, job_id: int, now: datetime) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(state="done", finished_at=now, locked_by=None, locked_until=None)
+    )
+
+
+def fail(
+    session: Session, *, job: Job, now: datetime, error: str, retry_at: datetime | None
+) -> None:
+    """Record a failed attempt: retry at `retry_at`, or dead-letter when attempts are spent."""
+    job.last_error = error[:4000]
+    job.locked_by = None
+    job.locked_until = None
+    if retry_at is None or job.attempts >= job.max_attempts:
+        job.state = "dead"
+        job.finished_at = now
+    else:
+        job.state = "pending"
+        job.due_at = retry_at

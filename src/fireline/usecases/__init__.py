@@ -1,0 +1,1 @@
+"""Use cases: one public function = one transaction = change + timeline + outbox rows."""

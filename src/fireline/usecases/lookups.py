@@ -1,0 +1,72 @@
+"""Resolve user-supplied references (id, email, name) to rows, naming the field on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fireline.errors import InvalidField
+from fireline.store.models import Category, Service, Team, User
+
+Ref = int | str
+
+
+def user(session: Session, value: Ref, *, field: str) -> User:
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        found = session.get(User, int(value))
+    else:
+        found = session.scalar(select(User).where(User.email == value.strip().lower()))
+    if found is None:
+        raise InvalidField(field, f"no user {value!r}")
+    if not found.is_active:
+        raise InvalidField(field, f"user {value!r} is deactivated")
+    return found
+
+
+def users(session: Session, values: Iterable[Ref], *, field: str) -> list[User]:
+    seen: dict[int, User] = {}
+    for index, value in enumerate(values):
+        found = user(session, value, field=f"{field}[{index}]")
+        seen[found.id] = found
+    return list(seen.values())
+
+
+def service(session: Session, value: Ref, *, field: str) -> Service:
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        found = session.get(Service, int(value))
+    else:
+        found = session.scalar(select(Service).where(func.lower(Service.name) == value.lower()))
+    if found is None:
+        raise InvalidField(field, f"no service {value!r}")
+    return found
+
+
+def services(session: Session, values: Sequence[Ref], *, field: str) -> list[Service]:
+    seen: dict[int, Service] = {}
+    for index, value in enumerate(values):
+        found = service(session, value, field=f"{field}[{index}]")
+        seen[found.id] = found
+    return list(seen.values())
+
+
+def team(session: Session, value: Ref, *, field: str) -> Team:
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        found = session.get(Team, int(value))
+    else:
+        found = session.scalar(select(Team).where(func.lower(Team.name) == value.lower()))
+    if found is None:
+        raise InvalidField(field, f"no team {value!r}")
+    return found
+
+
+def category(session: Session, value: Ref, *, field: str) -> Category:
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        found = session.get(Category, int(value))
+    else:
+        found = session.scalar(select(Category).where(Category.name == value.strip().lower()))
+    if found is None:
+        names = session.scalars(select(Category.name).order_by(Category.name)).all()
+        raise InvalidField(field, f"no category {value!r}; known: {', '.join(names)}")
+    return found

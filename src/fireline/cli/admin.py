@@ -119,7 +119,7 @@ def worker() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from fireline.store import migrate
     from fireline.store.db import make_engine
@@ -137,7 +137,7 @@ def db_current() -> None:
 
     engine = make_engine(_settings())
     current = migrate.current_revision(engine)
-    typer.echo(f"{current} ({'up to date' if current == migrate.head_revision() else 'behind'})")
+    typer.echo(f"{current} ({'up to date' if migrate.is_current(engine) else 'behind'})")
 
 
 @user_app.command("create")

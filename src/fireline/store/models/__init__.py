@@ -1,4 +1,10 @@
-"""ORM models by concept. Importing this package registers every table on `Base.metadata`."""
+"""ORM models by concept. Importing this package registers every table on `Base.metadata`.
+
+Every module in this package is imported below, so a new concept only adds its own file.
+"""
+
+import importlib as _importlib
+import pkgutil as _pkgutil
 
 from fireline.store.models.audit import AuditEntry
 from fireline.store.models.base import Base
@@ -43,3 +49,6 @@ __all__ = [
     "User",
     "WebSession",
 ]
+
+for _module in _pkgutil.iter_modules(__path__):
+    _importlib.import_module(f"{__name__}.{_module.name}")

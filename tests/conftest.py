@@ -66,7 +66,7 @@ def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means PostgreSQL is unavailable
+    except Exception as exc:
         message = f"PostgreSQL unavailable at {admin_url.render_as_string()}: {exc}"
         if REQUIRE_PG:
             pytest.fail(message)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
 from tests.conftest import Person
 
 
@@ -33,7 +32,9 @@ def test_declare_acknowledge_note_resolve_close_records_every_step(
         "/api/v1/incidents/INC-1/transitions", json={"action": "resolve"}, headers=h
     )
     assert resolved.json()["status"] == "resolved"
-    refused = client.post("/api/v1/incidents/INC-1/transitions", json={"action": "close"}, headers=h)
+    refused = client.post(
+        "/api/v1/incidents/INC-1/transitions", json={"action": "close"}, headers=h
+    )
     assert refused.status_code == 422
     assert refused.json()["error"]["field"] == "resolution_summary"
     closed = client.post(

@@ -6,7 +6,7 @@ events commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -537,6 +537,10 @@ def _search_text(incident: Incident, labels: dict[str, str]) -> str:
     return " ".join(parts).lower()
 
 
+def _sorted_json(values: Iterable[str]) -> list[JsonValue]:
+    return list(sorted(values))
+
+
 def _snapshot(session: Session, incident: Incident) -> dict[str, JsonValue]:
     """Human-readable values of the updatable fields, for before/after diffs."""
 
@@ -558,19 +562,19 @@ def _snapshot(session: Session, incident: Incident) -> dict[str, JsonValue]:
         "title": incident.title,
         "description": incident.description,
         "category": category.name if category else None,
-        "services": sorted(service_name(s.service_id) for s in incident.services),
+        "services": _sorted_json(service_name(s.service_id) for s in incident.services),
         "impact": incident.impact,
         "urgency": incident.urgency,
         "priority": incident.priority,
         "commander": email(incident.commander_id),
         "assignee": email(incident.assignee_id),
         "team": team.name if team else None,
-        "responders": sorted(
+        "responders": _sorted_json(
             str(email(p.user_id))
             for p in incident.participants
             if p.role == ParticipantRole.RESPONDER
         ),
-        "stakeholders": sorted(
+        "stakeholders": _sorted_json(
             str(email(p.user_id))
             for p in incident.participants
             if p.role == ParticipantRole.STAKEHOLDER

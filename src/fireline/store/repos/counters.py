@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -14,8 +16,8 @@ def next_value(session: Session, *, name: str) -> int:
     """Increment counter `name` (creating it at 1) and return the new value."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Counter).values(name=name, value=1)
-    stmt = stmt.on_conflict_do_update(
+    base: Any = insert(Counter).values(name=name, value=1)
+    stmt = base.on_conflict_do_update(
         index_elements=[Counter.name], set_={"value": Counter.value + 1}
     ).returning(Counter.value)
     value = session.execute(stmt).scalar_one()

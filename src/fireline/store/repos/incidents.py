@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
@@ -37,7 +38,7 @@ class Page:
     next_cursor: int | None
 
 
-def filtered(filters: IncidentFilters) -> Select[tuple[Incident]]:
+def filtered(filters: IncidentFilters) -> Select[Any]:
     query = select(Incident)
     if filters.statuses:
         query = query.where(Incident.status.in_(filters.statuses))

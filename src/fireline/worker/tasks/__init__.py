@@ -1,0 +1,1 @@
+"""Worker task modules. Each module registers its handlers on `fireline.worker.registry`."""

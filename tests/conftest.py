@@ -60,7 +60,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
     """A migrated PostgreSQL database for this test process (one per xdist worker)."""
     admin_url = make_url(PG_URL)
-    name = f"fireline_test_{_worker_id(request)}"
+    # The pid keeps concurrent pytest runs (several engineers, one server) apart.
+    name = f"fireline_test_{_worker_id(request)}_{os.getpid()}"
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

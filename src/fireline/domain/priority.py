@@ -64,6 +64,12 @@ class PriorityMatrix:
                         f"matrix.{impact.value}.{urgency.value}",
                         f"must be one of P1, P2, P3, P4, not {value!r}",
                     ) from None
+            unknown = set(row) - {level.value for level in Level}
+            if unknown:
+                raise InvalidField(
+                    f"matrix.{impact.value}.{sorted(map(str, unknown))[0]}",
+                    "unknown urgency level",
+                )
         extra = set(raw) - {level.value for level in Level}
         if extra:
             raise InvalidField(f"matrix.{sorted(extra)[0]}", "unknown impact level")

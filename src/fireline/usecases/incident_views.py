@@ -58,6 +58,7 @@ class IncidentView:
     cancel_reason: str | None
     duplicate_of: str | None
     imported: bool
+    fingerprint: str | None
     version: int
     detected_at: datetime
     created_at: datetime
@@ -147,6 +148,7 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
                 if inc.duplicate_of_id in dups
                 else None,
                 imported=inc.imported,
+                fingerprint=inc.fingerprint,
                 version=inc.version,
                 detected_at=inc.detected_at,
                 created_at=inc.created_at,

@@ -78,6 +78,53 @@ class IncidentDraft:
     stakeholders: Sequence[lookups.Ref] = ()
     labels: dict[str, str] = field(default_factory=dict)
     detected_at: datetime | None = None
+    fingerprint: str | None = None
+    history: History | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Past lifecycle of an imported incident. Imported incidents page no one."""
+
+    acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    resolution_summary: str | None = None
+    cancelled: bool = False
+
+    def status(self) -> lifecycle.Status:
+        if self.cancelled:
+            return lifecycle.Status.CANCELLED
+        if self.closed_at:
+            return lifecycle.Status.CLOSED
+        if self.resolved_at:
+            return lifecycle.Status.RESOLVED
+        if self.mitigated_at:
+            return lifecycle.Status.MITIGATED
+        if self.acknowledged_at:
+            return lifecycle.Status.ACKNOWLEDGED
+        return lifecycle.Status.TRIGGERED
+
+    def check(self, *, detected_at: datetime, now: datetime) -> None:
+        """Timestamps must be aware, in order (detected <= ack <= mitigated <= resolved <=
+        closed) and not in the future; closing needs a resolution summary."""
+        previous, previous_name = detected_at, "detected_at"
+        for name in ("acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
+            value: datetime | None = getattr(self, name)
+            if value is None:
+                continue
+            if value.tzinfo is None:
+                raise InvalidField(name, "must include a time zone")
+            if value < previous:
+                raise InvalidField(name, f"must not be before {previous_name}")
+            if value > now + FUTURE_TOLERANCE:
+                raise InvalidField(name, "cannot be in the future")
+            previous, previous_name = value, name
+        if self.closed_at and not self.resolved_at:
+            raise InvalidField("resolved_at", "a closed incident needs resolved_at")
+        if self.closed_at and not (self.resolution_summary or "").strip():
+            raise InvalidField("resolution_summary", "a closed incident needs a resolution summary")
 
 
 UPDATABLE = (
@@ -159,6 +206,14 @@ def declare_tx(session: Session, ctx: Context, draft: IncidentDraft) -> Incident
         raise InvalidField("detected_at", "must include a time zone")
     if detected_at > now + FUTURE_TOLERANCE:
         raise InvalidField("detected_at", "cannot be in the future")
+    history = draft.history
+    if history is not None:
+        if draft.detected_at is None:
+            raise InvalidField("detected_at", "an imported incident needs its detection time")
+        history.check(detected_at=detected_at, now=now)
+    fingerprint = (draft.fingerprint or "").strip() or None
+    if fingerprint is not None and len(fingerprint) > 255:
+        raise InvalidField("fingerprint", "must be at most 255 characters")
     matrix = app_settings.priority_matrix(session)
     decision = resolve_priority(
         matrix,
@@ -186,7 +241,7 @@ def declare_tx(session: Session, ctx: Context, draft: IncidentDraft) -> Incident
         number=number,
         title=title,
         description=_description(draft.description),
-        status=lifecycle.Status.TRIGGERED.value,
+        status=(history.status() if history else lifecycle.Status.TRIGGERED).value,
         category_id=category_id,
         impact=draft.impact.value,
         urgency=draft.urgency.value,
@@ -201,7 +256,17 @@ def declare_tx(session: Session, ctx: Context, draft: IncidentDraft) -> Incident
         detected_at=detected_at,
         created_at=now,
         updated_at=now,
+        fingerprint=fingerprint,
+        imported=history is not None,
     )
+    if history is not None:
+        incident.acknowledged_at = history.acknowledged_at
+        incident.mitigated_at = history.mitigated_at
+        incident.resolved_at = history.resolved_at
+        incident.closed_at = history.closed_at
+        incident.resolution_summary = history.resolution_summary
+        if history.cancelled:
+            incident.cancel_reason = lifecycle.CancelReason.ERROR.value
     incident.services = [IncidentService(service_id=s.id) for s in services]
     incident.labels = [IncidentLabel(key=k, value=v) for k, v in labels.items()]
     participants = [
@@ -231,8 +296,11 @@ def declare_tx(session: Session, ctx: Context, draft: IncidentDraft) -> Incident
             "priority": incident.priority,
             "source": incident.source,
             "services": [s.name for s in services],
+            **({"imported": True, "detected_at": detected_at.isoformat()} if history else {}),
         },
     )
+    if history is not None:
+        _record_history(session, ctx, incident, history)
     if decision.overridden:
         _event(
             session,
@@ -245,8 +313,45 @@ def declare_tx(session: Session, ctx: Context, draft: IncidentDraft) -> Incident
                 "reason": decision.override_reason,
             },
         )
-    events.publish(session, type="incident.triggered", data=_event_data(incident), now=now)
+    # Imported history pages no one: it is announced as imported, never as triggered.
+    event_type = "incident.imported" if history is not None else "incident.triggered"
+    events.publish(session, type=event_type, data=_event_data(incident), now=now)
     return incident
+
+
+def _record_history(session: Session, ctx: Context, incident: Incident, history: History) -> None:
+    """Put the imported lifecycle on the timeline at the times it happened."""
+    steps = [
+        ("acknowledged", history.acknowledged_at),
+        ("mitigated", history.mitigated_at),
+        ("resolved", history.resolved_at),
+        ("closed", history.closed_at),
+    ]
+    previous = lifecycle.Status.TRIGGERED.value
+    for status, at in steps:
+        if at is None:
+            continue
+        data: dict[str, Any] = {"from": previous, "to": status, "imported": True}
+        if status == "closed":
+            data["resolution_summary"] = history.resolution_summary
+        timeline.append(
+            session,
+            record_type=RECORD,
+            record_id=incident.id,
+            kind=EventKind.STATUS_CHANGED.value,
+            at=at,
+            actor_id=ctx.actor.user_id,
+            actor_label=ctx.actor.label,
+            data=data,
+        )
+        previous = status
+    _event(
+        session,
+        ctx,
+        incident,
+        EventKind.IMPORTED,
+        data={"status": incident.status, "note": "imported from history; paged no one"},
+    )
 
 
 def update_fields(
@@ -473,6 +578,8 @@ def _event_data(incident: Incident) -> dict[str, Any]:
         "service_ids": [s.service_id for s in incident.services],
         "team_id": incident.team_id,
         "assignee_id": incident.assignee_id,
+        "fingerprint": incident.fingerprint,
+        "imported": incident.imported,
     }
 
 

@@ -29,7 +29,7 @@ from fireline.errors import InvalidField
 from fireline.store.repos.incidents import IncidentFilters
 from fireline.usecases import incident_views, incidents, lookups
 from fireline.usecases.context import Context
-from fireline.usecases.incidents import Audience, IncidentDraft, Source
+from fireline.usecases.incidents import Audience, History, IncidentDraft, Source
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -47,7 +47,12 @@ def declare(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> IncidentOut:
-    """Declare an incident. With `Idempotency-Key`, a retried POST returns the first result."""
+    """Declare an incident. With `Idempotency-Key`, a retried POST returns the first result.
+
+    Importing history: pass `detected_at` and any past `acknowledged_at`, `resolved_at`,
+    `closed_at` (+ `resolution_summary`), or `imported: true`; the incident keeps that
+    lifecycle, is marked imported on its timeline and pages no one.
+    """
     draft = IncidentDraft(
         title=body.title,
         description=body.description,
@@ -65,6 +70,17 @@ def declare(
         stakeholders=body.stakeholders,
         labels=body.labels,
         detected_at=body.detected_at,
+        fingerprint=body.fingerprint,
+        history=History(
+            acknowledged_at=body.acknowledged_at,
+            mitigated_at=body.mitigated_at,
+            resolved_at=body.resolved_at,
+            closed_at=body.closed_at,
+            resolution_summary=body.resolution_summary,
+            cancelled=body.cancelled,
+        )
+        if body.is_import
+        else None,
     )
     if idempotency_key is not None:
         digest = hashlib.sha256(

@@ -37,6 +37,26 @@ class IncidentCreate(Strict):
     stakeholders: Annotated[list[Ref], Field(max_length=500)] = []
     labels: Annotated[dict[LabelKey, LabelValue], Field(max_length=50)] = {}
     detected_at: AwareDatetime | None = None
+    fingerprint: Annotated[str, StringConstraints(max_length=255)] | None = Field(
+        default=None, description="Alert fingerprint or dedup key the incident came from."
+    )
+    imported: bool = Field(
+        default=False,
+        description="History import: keep the past lifecycle given below and page no one. "
+        "Implied when any of acknowledged_at, mitigated_at, resolved_at, closed_at is set.",
+    )
+    acknowledged_at: AwareDatetime | None = None
+    mitigated_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    resolution_summary: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    cancelled: bool = Field(default=False, description="History import: declared in error.")
+
+    @property
+    def is_import(self) -> bool:
+        return self.imported or any(
+            (self.acknowledged_at, self.mitigated_at, self.resolved_at, self.closed_at)
+        )
 
 
 class IncidentUpdate(Strict):
@@ -102,6 +122,7 @@ class IncidentOut(Out):
     cancel_reason: str | None
     duplicate_of: str | None
     imported: bool
+    fingerprint: str | None
     version: int
     detected_at: datetime
     created_at: datetime

@@ -43,6 +43,7 @@ class Incident(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(20))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     imported: Mapped[bool] = mapped_column(Boolean, default=False)
+    fingerprint: Mapped[str | None] = mapped_column(String(255), index=True)
     search_text: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fireline import __version__
-from fireline.cli import admin
+from fireline.cli import admin, import_cmd
 
 app = typer.Typer(
     name="fireline",
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 admin.register(app)
+app.command(name="import")(import_cmd.import_incidents)
 
 try:  # client commands arrive with the client module
     from fireline.cli import client

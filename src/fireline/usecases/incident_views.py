@@ -95,7 +95,12 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
     teams = {t.id: t.name for t in session.scalars(select(Team))}
     categories = {c.id: c.name for c in session.scalars(select(Category))}
     dups = (
-        dict(session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(dup_ids))))
+        dict(
+            # .tuples(): dict() of a Result would treat it as a mapping (it has keys()).
+            session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(dup_ids)))
+            .tuples()
+            .all()
+        )
         if dup_ids
         else {}
     )

@@ -52,6 +52,7 @@ class Submission:
     signals: list[Signal] = field(default_factory=list)
     change: dict[str, Any] | None = None
     ping: bool = False
+    outcome: Outcome | None = None
 
 
 @dataclass(slots=True)

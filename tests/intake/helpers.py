@@ -1,0 +1,91 @@
+"""Helpers for the intake tests: services, integrations and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from tests.conftest import Person
+
+from fireline.store.models import Incident
+from fireline.store.models.alerts import Alert
+from fireline.usecases import catalog
+from fireline.usecases.context import Context
+
+
+def service(ctx: Context, name: str = "checkout") -> int:
+    return catalog.create_service(ctx, name=name).id
+
+
+def integration(
+    client: TestClient,
+    admin: Person,
+    *,
+    type: str = "pagerduty",
+    service: str | int = "checkout",
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": type, "service": service, "name": f"{type} source"}
+    if config is not None:
+        body["config"] = config
+    response = client.post("/api/v1/integrations", json=body, headers=admin.headers)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def trigger(key: str, dedup_key: str | None = None, **payload: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "routing_key": key,
+        "event_action": "trigger",
+        "payload": {"summary": "disk full on db-1", "source": "db-1", "severity": "critical"}
+        | payload,
+    }
+    if dedup_key is not None:
+        event["dedup_key"] = dedup_key
+    return event
+
+
+def action(key: str, name: str, dedup_key: str) -> dict[str, Any]:
+    return {"routing_key": key, "event_action": name, "dedup_key": dedup_key}
+
+
+def alerts(ctx: Context) -> list[Alert]:
+    with ctx.reading() as session:
+        return list(session.scalars(select(Alert).order_by(Alert.id)))
+
+
+def incident_count(ctx: Context) -> int:
+    with ctx.reading() as session:
+        return int(session.scalar(select(func.count()).select_from(Incident)) or 0)
+
+
+def am_alert(
+    name: str, fingerprint: str, *, status: str = "firing", starts: str = "2026-03-02T08:59:00Z",
+    **labels: str,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": {"alertname": name, **labels},
+        "annotations": {"summary": f"{name} on {fingerprint}"},
+        "startsAt": starts,
+        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-03-02T09:01:00Z",
+        "generatorURL": "http://prom/graph",
+        "fingerprint": fingerprint,
+    }
+
+
+def am_payload(*items: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "receiver": "fireline",
+        "status": "firing" if any(a["status"] == "firing" for a in items) else "resolved",
+        "version": "4",
+        "groupKey": "{}:{}",
+        "truncatedAlerts": 0,
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://am:9093",
+        "alerts": list(items),
+    }

@@ -1,0 +1,1 @@
+"""The browser interface: server-rendered pages (Jinja2) enhanced with HTMX, no build step."""

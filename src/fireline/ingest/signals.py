@@ -52,6 +52,7 @@ class Submission:
     signals: list[Signal] = field(default_factory=list)
     change: dict[str, Any] | None = None
     ping: bool = False
+    touch: bool = True  # False: do not count as a sign of life (heartbeat alarms)
     outcome: Outcome | None = None
 
 

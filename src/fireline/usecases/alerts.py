@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fireline.domain import incident_lifecycle as lifecycle
@@ -47,6 +47,7 @@ from fireline.store.models.alerts import (
     ServiceAlertSettings,
     Silence,
 )
+from fireline.store.repos import alerts as alert_repo
 from fireline.usecases import alert_settings, incidents
 from fireline.usecases.context import Context
 
@@ -249,10 +250,11 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
         for outcome, index in state.outcomes:
             outcome.alert_ids[index] = state.id
     _record_changes(session, ctx, submissions, now)
-    integration_ids = sorted({sub.integration.id for sub in submissions})
-    session.execute(
-        update(Integration).where(Integration.id.in_(integration_ids)).values(last_event_at=now)
-    )
+    integration_ids = sorted({sub.integration.id for sub in submissions if sub.touch})
+    if integration_ids:
+        session.execute(
+            update(Integration).where(Integration.id.in_(integration_ids)).values(last_event_at=now)
+        )
 
 
 def _new_row(sub: Submission, sig: Signal, now: datetime) -> dict[str, Any]:
@@ -473,11 +475,10 @@ def _insert_new(session: Session, ctx: Context, created: list[_Open], now: datet
         row["occurrence_count"] = 1 + state.bump
         rows.append(row)
     session.flush()
-    ids = (
-        session.execute(insert(A).returning(A.c.id, sort_by_parameter_order=True), rows)
-        .scalars()
-        .all()
-    )
+    ids = alert_repo.reserve_alert_ids(session, len(rows))
+    for row, alert_id in zip(rows, ids, strict=True):
+        row["id"] = alert_id
+    alert_repo.insert_alerts(session, rows)
     events = []
     for state, alert_id in zip(created, ids, strict=True):
         state.id = alert_id
@@ -503,22 +504,11 @@ def _insert_new(session: Session, ctx: Context, created: list[_Open], now: datet
                 },
             }
         )
-    if events:
-        session.execute(insert(T), events)
+    alert_repo.insert_events(session, events)
 
 
 def _apply_updates(session: Session, touched: list[_Open], now: datetime) -> None:
-    bumps = [{"b_id": s.id, "b_n": s.bump} for s in touched if s.bump]
-    if bumps:
-        session.execute(
-            update(A)
-            .where(A.c.id == bindparam("b_id"))
-            .values(
-                occurrence_count=A.c.occurrence_count + bindparam("b_n"),
-                last_seen_at=now,
-            ),
-            bumps,
-        )
+    alert_repo.bump(session, [(s.id, s.bump) for s in touched if s.bump and s.id], now=now)
     acks = [{"b_id": s.id} for s in touched if s.acked and not s.resolved]
     if acks:
         session.execute(
@@ -587,5 +577,4 @@ def _record_changes(
         for sub in submissions
         if sub.change is not None
     ]
-    if rows:
-        session.execute(insert(T), rows)
+    alert_repo.insert_events(session, rows)

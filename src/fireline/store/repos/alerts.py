@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -85,3 +88,110 @@ def noise_report(session: Session, *, since: object | None = None) -> list[dict[
     if since is not None:
         query = query.where(Alert.first_seen_at >= since)
     return [dict(row._mapping) for row in session.execute(query)]
+
+
+# ---------------------------------------------------------------- bulk writes (intake)
+#
+# The intake writes thousands of rows per transaction. These go straight to the driver's
+# executemany (one C-level call on SQLite, pipelined on psycopg) with values encoded once
+# here (orjson for JSON, the dialect's own datetime form), skipping per-row type processing.
+
+ALERT_COLUMNS = (
+    "id", "integration_id", "service_id", "source", "dedup_key", "fingerprint", "starts_at",
+    "status", "summary", "severity", "labels", "annotations", "links", "group_key",
+    "first_seen_at", "last_seen_at", "acknowledged_at", "resolved_at", "occurrence_count",
+    "raw", "raw_truncated", "incident_id", "flapping", "suppressed", "suppressed_reason",
+    "noise", "noise_reason",
+)  # fmt: skip
+EVENT_COLUMNS = (
+    "record_type", "record_id", "kind", "at", "actor_id", "actor_label", "visibility", "body",
+    "data",
+)  # fmt: skip
+_JSON = frozenset({"labels", "annotations", "links", "data"})
+_TIME = frozenset(
+    {"starts_at", "first_seen_at", "last_seen_at", "acknowledged_at", "resolved_at", "at"}
+)
+_BOOL = frozenset({"raw_truncated", "flapping", "suppressed", "noise"})
+
+
+def _encoder(dialect: str, column: str) -> Any:
+    if column in _JSON:
+        return lambda v: orjson.dumps(v).decode()
+    if column in _TIME:
+        if dialect == "sqlite":
+            cache: dict[datetime, str] = {}
+
+            def encode(v: datetime | None) -> str | None:
+                if v is None:
+                    return None
+                text = cache.get(v)
+                if text is None:
+                    text = cache[v] = v.astimezone(UTC).strftime(_SQLITE_TIME)
+                return text
+
+            return encode
+        return None
+    if column in _BOOL and dialect == "sqlite":
+        return lambda v: 1 if v else 0
+    return None
+
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _bulk_insert(
+    session: Session, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+    else:
+        marks = ", ".join("%s::jsonb" if c in _JSON else "%s" for c in columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+    encoders = [(c, _encoder(dialect, c)) for c in columns]
+    params = [tuple(row[c] if enc is None else enc(row[c]) for c, enc in encoders) for row in rows]
+    session.connection().exec_driver_sql(sql, params)  # type: ignore[arg-type]
+
+
+def reserve_alert_ids(session: Session, count: int) -> list[int]:
+    """`count` fresh alert ids, safe against concurrent writers.
+
+    SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so max(id)+1... is free.
+    PostgreSQL: taken from the table's sequence.
+    """
+    if count <= 0:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        top = int(session.execute(select(func.coalesce(func.max(Alert.id), 0))).scalar_one())
+        return list(range(top + 1, top + 1 + count))
+    rows = session.connection().exec_driver_sql(
+        "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, %s)",
+        (count,),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert alert rows (each with its reserved `id`)."""
+    _bulk_insert(session, "alerts", ALERT_COLUMNS, rows)
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert timeline event rows."""
+    _bulk_insert(session, "timeline_events", EVENT_COLUMNS, rows)
+
+
+def bump(session: Session, counts: Sequence[tuple[int, int]], *, now: datetime) -> None:
+    """Add to occurrence_count and set last_seen_at for (alert id, repeats) pairs."""
+    if not counts:
+        return
+    dialect = session.get_bind().dialect.name
+    at: Any = now.astimezone(UTC).strftime(_SQLITE_TIME) if dialect == "sqlite" else now
+    mark = "?" if dialect == "sqlite" else "%s"
+    sql = (
+        f"UPDATE alerts SET occurrence_count = occurrence_count + {mark}, "  # noqa: S608
+        f"last_seen_at = {mark} WHERE id = {mark}"
+    )
+    session.connection().exec_driver_sql(sql, [(n, at, alert_id) for alert_id, n in counts])  # type: ignore[arg-type]

@@ -1,0 +1,60 @@
+"""Heartbeat monitors (dead-man's switches): raise an alert when a ping is overdue.
+
+A heartbeat integration expects a ping (`/hooks/heartbeat/{key}`) at least every
+`config.interval_minutes`. Every minute this task raises an alert on the integration's service
+for each one whose last ping (or creation) is older than that; the next ping resolves it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from fireline.ingest.signals import IntegrationInfo, Signal, Submission
+from fireline.store.models.alerts import Alert, Integration
+from fireline.usecases import alerts
+from fireline.usecases.context import Context
+from fireline.worker.registry import registry
+
+HEARTBEAT_KEY = "heartbeat:missed"
+
+
+@registry.periodic("heartbeats.check", every=timedelta(minutes=1))
+def check(ctx: Context, now: datetime) -> None:
+    """Raise an alert for every overdue heartbeat that has none open yet."""
+    with ctx.reading() as session:
+        rows = session.scalars(
+            select(Integration).where(
+                Integration.type == "heartbeat", Integration.revoked_at.is_(None)
+            )
+        ).all()
+        already = set(
+            session.scalars(
+                select(Alert.integration_id).where(
+                    Alert.dedup_key == HEARTBEAT_KEY, Alert.status != "resolved"
+                )
+            )
+        )
+    due: list[Submission] = []
+    for row in rows:
+        interval = timedelta(minutes=int(row.config.get("interval_minutes", 5)))
+        last = row.last_event_at or row.created_at
+        if now - last <= interval or row.id in already:
+            continue
+        minutes = int((now - last).total_seconds() // 60)
+        info = IntegrationInfo(
+            id=row.id, type=row.type, service_id=row.service_id, config=dict(row.config)
+        )
+        signal = Signal(
+            action="trigger",
+            dedup_key=HEARTBEAT_KEY,
+            summary=f"Heartbeat '{row.name}' missed: no ping for {minutes} min "
+            f"(expected every {interval.total_seconds() / 60:.0f} min)",
+            severity="critical",
+            labels={"alertname": "HeartbeatMissed", "heartbeat": row.name},
+            service_id=row.service_id,
+        )
+        due.append(Submission(integration=info, signals=[signal], touch=False))
+    if due:
+        alerts.ingest(ctx, due)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,8 +44,18 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
+# Pydantic adds the member type of a union to the location ("services.0.constrained-int").
+_UNION_TAG = re.compile(
+    r"^(constrained-)?(int|str|float|bool|bytes|list|dict|none|decimal|date|datetime)$"
+    r"|^function-(after|before|wrap|plain)\[.*\]$"
+)
+
+
 def _loc(loc: tuple[int | str, ...] | list[int | str]) -> str:
     parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [
+        p for i, p in enumerate(parts) if i == 0 or not (isinstance(p, str) and _UNION_TAG.match(p))
+    ]
     out = ""
     for part in parts:
         if isinstance(part, int):

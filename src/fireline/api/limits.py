@@ -1,8 +1,11 @@
-"""Request body size limit (pure ASGI, so it works before any parsing): 413 with JSON."""
+"""Request limits checked before any parsing (pure ASGI): body size (413) and NUL characters
+in the path or query string (422; PostgreSQL cannot store or compare text containing NUL).
+"""
 
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +20,18 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        nul_in = _nul_parameter(scope)
+        if nul_in is not None:
+            await _send_json(
+                send,
+                422,
+                {
+                    "code": "invalid_field",
+                    "message": f"{nul_in}: must not contain NUL (%00) characters",
+                    "field": nul_in,
+                },
+            )
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -59,23 +74,40 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
+        await _send_json(
+            send,
+            413,
             {
-                "error": {
-                    "code": "payload_too_large",
-                    "message": f"body: larger than the limit of {self.max_bytes} bytes",
-                    "field": "body",
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+                "code": "payload_too_large",
+                "message": f"body: larger than the limit of {self.max_bytes} bytes",
+                "field": "body",
+            },
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+def _nul_parameter(scope: Scope) -> str | None:
+    """The name of the path or query parameter holding a NUL character, if any."""
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "") or "query"
+        return "query"
+    return None
+
+
+async def _send_json(send: Send, status: int, error: dict[str, str]) -> None:
+    body = json.dumps({"error": error}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

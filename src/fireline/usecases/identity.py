@@ -113,6 +113,9 @@ def update_user(ctx: Context, user_id: int, changes: dict[str, Any]) -> User:
     admin_fields = {"role", "is_active", "email"}
     if not own or admin_fields & set(changes):
         ctx.actor.require(Role.ADMIN)
+    for key in sorted(changes):
+        if changes[key] is None:  # e.g. JSON null: is_active None must not deactivate
+            raise InvalidField(key, "must not be null")
     with ctx.transaction() as session:
         user = session.get(User, user_id)
         if user is None:

@@ -155,10 +155,11 @@ def get(session: Session, key: str | int) -> Incident:
     """Find an incident by numeric id or by reference (`INC-42`); raise NotFound."""
     found: Incident | None = None
     if isinstance(key, int) or key.isdigit():
-        found = session.get(Incident, int(key))
+        ident = lookups.as_id(key)
+        found = None if ident is None else session.get(Incident, ident)
     else:
         number = refs.parse_ref(key, prefix=refs.INCIDENT_PREFIX)
-        if number is not None:
+        if number is not None and number <= lookups.MAX_ID:
             found = session.scalar(select(Incident).where(Incident.number == number))
     if found is None:
         raise NotFound(f"no incident {key!r}", field="incident")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,12 +11,37 @@ from sqlalchemy.orm import Session
 from fireline.errors import InvalidField
 from fireline.store.models import Category, Service, Team, User
 
+T = TypeVar("T")
+
 Ref = int | str
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in every table
+
+
+def as_id(value: Ref) -> int | None:
+    """The id `value` denotes, or None when no row can have it.
+
+    Non-ASCII digits (`"²".isdigit()` is true) and numbers beyond the 32-bit id range never
+    reach SQL: PostgreSQL would refuse them with an error instead of finding nothing.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif value.isascii() and value.isdigit():
+        number = int(value)
+    else:
+        return None
+    return number if 1 <= number <= MAX_ID else None
+
+
+def _by_id(session: Session, model: type[T], value: Ref) -> T | None:
+    ident = as_id(value)
+    return None if ident is None else session.get(model, ident)
 
 
 def user(session: Session, value: Ref, *, field: str) -> User:
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        found = session.get(User, int(value))
+    if isinstance(value, int) or value.isdigit():
+        found = _by_id(session, User, value)
     else:
         found = session.scalar(select(User).where(User.email == value.strip().lower()))
     if found is None:
@@ -34,8 +60,8 @@ def users(session: Session, values: Iterable[Ref], *, field: str) -> list[User]:
 
 
 def service(session: Session, value: Ref, *, field: str) -> Service:
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        found = session.get(Service, int(value))
+    if isinstance(value, int) or value.isdigit():
+        found = _by_id(session, Service, value)
     else:
         found = session.scalar(select(Service).where(func.lower(Service.name) == value.lower()))
     if found is None:
@@ -52,8 +78,8 @@ def services(session: Session, values: Sequence[Ref], *, field: str) -> list[Ser
 
 
 def team(session: Session, value: Ref, *, field: str) -> Team:
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        found = session.get(Team, int(value))
+    if isinstance(value, int) or value.isdigit():
+        found = _by_id(session, Team, value)
     else:
         found = session.scalar(select(Team).where(func.lower(Team.name) == value.lower()))
     if found is None:
@@ -62,8 +88,8 @@ def team(session: Session, value: Ref, *, field: str) -> Team:
 
 
 def category(session: Session, value: Ref, *, field: str) -> Category:
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        found = session.get(Category, int(value))
+    if isinstance(value, int) or value.isdigit():
+        found = _by_id(session, Category, value)
     else:
         found = session.scalar(select(Category).where(Category.name == value.strip().lower()))
     if found is None:

@@ -15,7 +15,10 @@ from fireline.store.types import JSONType, UTCDateTime
 
 class Problem(Base):
     __tablename__ = "problems"
-    __table_args__ = (Index("ix_problems_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_problems_status_id", "status", "id"),
+        Index("ix_problems_verification", "verification"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(Integer, unique=True)
@@ -44,10 +47,18 @@ class Problem(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The major incident this problem was created for automatically (0007). Unique, so a
+    # re-run of the creating job can never make a second problem for the same incident.
+    origin_incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), unique=True
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     services: Mapped[list[ProblemService]] = relationship(
         lazy="selectin", cascade="all, delete-orphan"
+    )
+    changes: Mapped[list[ProblemChange]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ProblemChange.id"
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -62,6 +73,21 @@ class ProblemService(Base):
     service_id: Mapped[int] = mapped_column(
         ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class ProblemChange(Base):
+    """A change linked to a problem as (part of) its fix: a free-text change reference for now."""
+
+    __tablename__ = "problem_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    problem_id: Mapped[int] = mapped_column(
+        ForeignKey("problems.id", ondelete="CASCADE"), index=True
+    )
+    change_ref: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    linked_by: Mapped[str] = mapped_column(String(200))
 
 
 class ProblemIncident(Base):

@@ -1,0 +1,92 @@
+"""POST JSON to webhooks with httpx (the only HTTP client for outbound notifications).
+
+`post_json` sends exact bytes with the given headers and a timeout, never follows redirects
+(a 3xx is a failure, as Standard Webhooks says), and classifies the answer:
+
+    2xx                      success
+    410                      WebhookGone: the endpoint is gone for good (disable it)
+    429 / 5xx / timeouts     WebhookError(retry_after=...): try again later
+    other 4xx                WebhookError(permanent=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import httpx
+
+from fireline.clock import SystemClock
+from fireline.integrations.outbound.messages import encode_json
+from fireline.integrations.signing import sign
+
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+USER_AGENT = "Fireline-Webhooks/1"
+
+
+class WebhookError(Exception):
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class WebhookGone(WebhookError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def post_json(
+    url: str,
+    body: bytes,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: httpx.Timeout = TIMEOUT,
+) -> int:
+    """POST `body` as JSON; return the status code on 2xx, raise WebhookError otherwise."""
+    all_headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    all_headers.update(headers or {})
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            response = client.post(url, content=body, headers=all_headers)
+    except httpx.HTTPError as exc:
+        raise WebhookError(f"{type(exc).__name__}: {exc}") from exc
+    code = response.status_code
+    if 200 <= code < 300:
+        return code
+    detail = f"HTTP {code}: {response.text[:200]}"
+    if code == 410:
+        raise WebhookGone(detail)
+    if code == 429 or code >= 500 or code == 408:
+        raise WebhookError(detail, retry_after=_retry_after(response.headers.get("retry-after")))
+    raise WebhookError(detail, permanent=True)  # 3xx and other 4xx will not get better
+
+
+def send_signed(
+    url: str,
+    payload: dict[str, object],
+    *,
+    secret: str,
+    message_id: str,
+    now: datetime | None = None,
+) -> int:
+    """POST a Standard Webhooks event: `webhook-id` (stable across retries),
+    `webhook-timestamp` (this attempt) and `webhook-signature` (v1 HMAC-SHA256).
+
+    The timestamp is the real wall-clock time unless `now` is given: receivers compare it
+    with their own clock, so a test's frozen clock must not leak onto the wire.
+    """
+    body = encode_json(payload)  # type: ignore[arg-type]
+    headers = sign(secret, msg_id=message_id, timestamp=now or SystemClock().now(), body=body)
+    return post_json(url, body, headers=headers)

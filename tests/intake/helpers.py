@@ -62,7 +62,11 @@ def incident_count(ctx: Context) -> int:
 
 
 def am_alert(
-    name: str, fingerprint: str, *, status: str = "firing", starts: str = "2026-03-02T08:59:00Z",
+    name: str,
+    fingerprint: str,
+    *,
+    status: str = "firing",
+    starts: str = "2026-03-02T08:59:00Z",
     **labels: str,
 ) -> dict[str, Any]:
     return {

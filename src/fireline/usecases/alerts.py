@@ -219,7 +219,7 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
                 sig.action == "resolve"
                 and sig.starts_at is not None
                 and state.starts_at is not None
-                and sig.starts_at != state.starts_at
+                and sig.starts_at < state.starts_at  # a late resolve of an older instance
             ):
                 outcome.ignored += 1
                 outcome.alert_ids.append(None)

@@ -1,0 +1,1 @@
+"""Edges to other tools: `inbound` parsers (pure), `outbound` message builders, signing."""

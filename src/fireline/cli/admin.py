@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.console import Console
 from fireline.config import ConfigError, Settings, load_settings
 from fireline.domain.roles import Role
 from fireline.errors import FirelineError
+
+if TYPE_CHECKING:
+    from fireline.usecases.context import Context
 
 err = Console(stderr=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -27,7 +30,7 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _context():  # type: ignore[no-untyped-def]
+def _context() -> Context:
     from fireline.clock import SystemClock
     from fireline.store import migrate
     from fireline.store.db import make_engine, make_session_factory
@@ -50,6 +53,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
+    from fireline.cli import seed_cmd
+
+    app.command(name="seed")(seed_cmd.seed)
 
 
 def serve(

@@ -640,7 +640,7 @@ def _search_text(incident: Incident, labels: dict[str, str]) -> str:
         ref_of(incident),
         incident.title,
         incident.description[:4000],
-        " ".join(f"{k}={v}" for k, v in labels.items()),
+        " ".join(f"{k}={v}" for k, v in sorted(labels.items())),
     ]
     return " ".join(parts).lower()
 

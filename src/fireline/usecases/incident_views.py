@@ -82,18 +82,29 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
         service_ids.update(s.service_id for s in inc.services)
         if inc.duplicate_of_id is not None:
             dup_ids.add(inc.duplicate_of_id)
+    # Plain column rows, not entities: loading User or Team entities would also load their
+    # memberships (selectin) and build hundreds of ORM objects per list page.
     users = (
-        {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+        {
+            uid: UserRef(id=uid, name=name, email=email)
+            for uid, name, email in session.execute(
+                select(User.id, User.name, User.email).where(User.id.in_(user_ids))
+            ).tuples()
+        }
         if user_ids
         else {}
     )
     services = (
-        {s.id: s.name for s in session.scalars(select(Service).where(Service.id.in_(service_ids)))}
+        dict(
+            session.execute(select(Service.id, Service.name).where(Service.id.in_(service_ids)))
+            .tuples()
+            .all()
+        )
         if service_ids
         else {}
     )
-    teams = {t.id: t.name for t in session.scalars(select(Team))}
-    categories = {c.id: c.name for c in session.scalars(select(Category))}
+    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
+    categories = dict(session.execute(select(Category.id, Category.name)).tuples().all())
     dups = (
         dict(
             # .tuples(): dict() of a Result would treat it as a mapping (it has keys()).
@@ -106,10 +117,7 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
     )
 
     def user(uid: int | None) -> UserRef | None:
-        if uid is None or uid not in users:
-            return None
-        found = users[uid]
-        return UserRef(id=found.id, name=found.name, email=found.email)
+        return None if uid is None else users.get(uid)
 
     def people(inc: Incident, role: ParticipantRole) -> list[UserRef]:
         found = [user(p.user_id) for p in inc.participants if p.role == role.value]

@@ -25,12 +25,21 @@ def run_migrations() -> None:
     _run(connection)
 
 
+# Per-dialect objects that only migrations create (0005): the SQLite FTS5 search table with its
+# shadow tables, and the PostgreSQL trigram index. Autogenerate must not try to drop them.
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    if type_ == "table" and name is not None and name.startswith("incidents_search"):
+        return False
+    return not (type_ == "index" and name == "ix_incidents_search_text_trgm")
+
+
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.api.helpers import act, declare
 from tests.conftest import Person
 from tests.web.conftest import csrf_of, sign_in
 
 from fireline.domain.roles import Role
+from fireline.web.views import incidents as incident_pages
 
 SignedIn = Callable[[Person], str]
 XSS = "<script>alert(1)</script>"
@@ -308,3 +310,19 @@ def test_pages_send_a_strict_content_security_policy(
     assert response.headers["cache-control"] == "no-store"
     assert csrf_of(response.text)
     assert client.get("/static/htmx.min.js").status_code == 200
+
+
+def test_long_lists_page_to_older_incidents(
+    client: TestClient, responder: Person, signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(incident_pages, "PAGE_SIZE", 2)
+    for title in ("First outage", "Second outage", "Third outage"):
+        declare(client, responder, title=title)
+    signed_in(responder)
+    newest = client.get("/incidents").text
+    assert "Third outage" in newest and "Second outage" in newest
+    assert "First outage" not in newest
+    older = re.search(r'href="(/incidents\?cursor=\d+)">Older incidents', newest)
+    assert older
+    page = client.get(older.group(1)).text
+    assert "First outage" in page and "Third outage" not in page

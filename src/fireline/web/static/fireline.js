@@ -90,6 +90,13 @@
     }
   });
 
+  // Coming back to the tab refreshes the list and timeline at once, not in up to 10 s.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && window.htmx) {
+      window.htmx.trigger(document.body, "fireline:refresh");
+    }
+  });
+
   // Filter selects apply at once.
   document.addEventListener("change", function (event) {
     var el = event.target;

@@ -78,15 +78,27 @@ class FormError:
 # ---------------------------------------------------------------- list
 
 
-def _listing(visitor: Visitor, query: forms.ListQuery) -> tuple[list[IncidentView], str | None]:
+@dataclass(frozen=True, slots=True)
+class Listing:
+    items: list[IncidentView]
+    problem: str | None = None
+    next_cursor: int | None = None
+    cursor: int | None = None
+
+
+def _listing(visitor: Visitor, query: forms.ListQuery, raw_cursor: str | None) -> Listing:
     ctx = visitor.ctx
     try:
         filters = query.filters(ctx, now=ctx.clock.now())
     except InvalidField as exc:
-        return [], exc.message
+        return Listing(items=[], problem=exc.message)
+    cursor = int(raw_cursor) if raw_cursor and raw_cursor.isdigit() else None
+    if cursor is not None and not 1 <= cursor <= 2**31 - 1:
+        cursor = None
     with ctx.reading() as session:
-        page = list_page(session, filters, cursor=None, limit=PAGE_SIZE)
-        return incident_views.views(session, page.items), None
+        page = list_page(session, filters, cursor=cursor, limit=PAGE_SIZE)
+        items = incident_views.views(session, page.items)
+    return Listing(items=items, next_cursor=page.next_cursor, cursor=cursor)
 
 
 def _choices(visitor: Visitor) -> dict[str, Any]:
@@ -106,11 +118,11 @@ def _choices(visitor: Visitor) -> dict[str, Any]:
 @router.get("/incidents")
 def incident_list(request: Request, visitor: Reader) -> Response:
     query = forms.ListQuery.from_params(request.query_params)
-    items, problem = _listing(visitor, query)
+    listing = _listing(visitor, query, request.query_params.get("cursor"))
     return render(
         request,
         "incidents/list.html",
-        {"items": items, "query": query, "problem": problem, **_choices(visitor)},
+        {"listing": listing, "query": query, **_choices(visitor)},
         visitor=visitor,
     )
 
@@ -119,11 +131,11 @@ def incident_list(request: Request, visitor: Reader) -> Response:
 def incident_rows(request: Request, visitor: Reader) -> Response:
     """The list's table body alone, for the HTMX refresh every few seconds."""
     query = forms.ListQuery.from_params(request.query_params)
-    items, problem = _listing(visitor, query)
+    listing = _listing(visitor, query, request.query_params.get("cursor"))
     return render(
         request,
         "incidents/_rows.html",
-        {"items": items, "query": query, "problem": problem},
+        {"listing": listing, "query": query},
         visitor=visitor,
     )
 
@@ -328,7 +340,6 @@ def _post_to_timeline(
             "incidents/_timeline.html",
             {"events": _newest_first(events), "ref": key.upper()},
             visitor=visitor,
-            headers={"HX-Trigger": "fireline:posted"},
         )
     return _back(key.upper(), "#timeline")
 

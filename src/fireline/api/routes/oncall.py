@@ -361,7 +361,8 @@ def _feed_id(raw: str) -> int:
     return int(raw[:-4])
 
 
-@public.api_route("/calendars/oncall/schedules/{feed}", methods=["GET", "HEAD"], tags=["calendars"])
+@public.get("/calendars/oncall/schedules/{feed}", tags=["calendars"])
+@public.head("/calendars/oncall/schedules/{feed}", include_in_schema=False)
 def schedule_feed(
     feed: str, request: Request, token: Annotated[str, Query(max_length=200)] = ""
 ) -> Response:
@@ -371,7 +372,8 @@ def schedule_feed(
     return _feed_response(request, found)
 
 
-@public.api_route("/calendars/oncall/users/{feed}", methods=["GET", "HEAD"], tags=["calendars"])
+@public.get("/calendars/oncall/users/{feed}", tags=["calendars"])
+@public.head("/calendars/oncall/users/{feed}", include_in_schema=False)
 def user_feed(
     feed: str, request: Request, token: Annotated[str, Query(max_length=200)] = ""
 ) -> Response:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from tests.conftest import SECRET, free_port
 
 from fireline.config import Settings
-from tests.conftest import SECRET, free_port
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Mailbox:
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         self.messages.append(message_from_bytes(raw, policy=policy.default))  # type: ignore[arg-type]
         return "250 OK"
@@ -75,7 +75,7 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver(url=f"http://127.0.0.1:{port}")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             with state.lock:
                 state.requests.append(

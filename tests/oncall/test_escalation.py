@@ -22,13 +22,19 @@ def _setup(
 ) -> tuple[Person, Person, int]:
     alice, bob = make_person(Role.RESPONDER), make_person(Role.RESPONDER)
     sid = service(client, admin)
-    pid = policy(client, admin, [([("user", alice.id)], 5), ([("user", bob.id)], 10)], repeat=repeat)
+    pid = policy(
+        client, admin, [([("user", alice.id)], 5), ([("user", bob.id)], 10)], repeat=repeat
+    )
     attach(client, admin, sid, pid)
     return alice, bob, sid
 
 
 def test_levels_escalate_on_time_then_repeat_then_exhaust(
-    client: TestClient, ctx: Context, clock: FrozenClock, smtp: Mailbox, admin: Person,
+    client: TestClient,
+    ctx: Context,
+    clock: FrozenClock,
+    smtp: Mailbox,
+    admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
     alice, bob, sid = _setup(client, admin, make_person, repeat=1)
@@ -54,17 +60,27 @@ def test_levels_escalate_on_time_then_repeat_then_exhaust(
     assert (len(smtp.to(alice.email)), len(smtp.to(bob.email))) == (2, 2)
     steps = timeline(client, admin, incident["ref"], "escalation")
     assert [e["data"]["action"] for e in steps] == [
-        "started", "level", "level", "level", "level", "exhausted"
+        "started",
+        "level",
+        "level",
+        "level",
+        "level",
+        "exhausted",
     ]
     sent = timeline(client, admin, incident["ref"], "notification")
     assert len(sent) == 4 and {e["data"]["status"] for e in sent} == {"sent"}
-    escalations = ok(client.get(f"/api/v1/incidents/{incident['ref']}/escalations",
-                                headers=admin.headers))
+    escalations = ok(
+        client.get(f"/api/v1/incidents/{incident['ref']}/escalations", headers=admin.headers)
+    )
     assert escalations[0]["state"] == "exhausted"
 
 
 def test_ack_stops_escalation(
-    client: TestClient, ctx: Context, clock: FrozenClock, smtp: Mailbox, admin: Person,
+    client: TestClient,
+    ctx: Context,
+    clock: FrozenClock,
+    smtp: Mailbox,
+    admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
     alice, bob, sid = _setup(client, admin, make_person)
@@ -75,14 +91,19 @@ def test_ack_stops_escalation(
     clock.advance(minutes=30)
     runner.drain(ctx)
     assert smtp.to(bob.email) == []
-    escalations = ok(client.get(f"/api/v1/incidents/{incident['ref']}/escalations",
-                                headers=admin.headers))
+    escalations = ok(
+        client.get(f"/api/v1/incidents/{incident['ref']}/escalations", headers=admin.headers)
+    )
     assert escalations[0]["state"] == "stopped"
     assert escalations[0]["stop_reason"] == "acknowledged"
 
 
 def test_resolve_cancels_pending_deliveries(
-    client: TestClient, ctx: Context, clock: FrozenClock, smtp: Mailbox, admin: Person,
+    client: TestClient,
+    ctx: Context,
+    clock: FrozenClock,
+    smtp: Mailbox,
+    admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
     alice, bob, sid = _setup(client, admin, make_person)
@@ -101,14 +122,19 @@ def test_resolve_cancels_pending_deliveries(
     assert smtp.to(address) == [] and smtp.to(bob.email) == []
     with ctx.reading() as session:
         pending = session.scalar(
-            select(func.count()).select_from(Job).where(Job.state.in_(["pending", "running"]),
-                                                         Job.kind != "periodic")
+            select(func.count())
+            .select_from(Job)
+            .where(Job.state.in_(["pending", "running"]), Job.kind != "periodic")
         )
     assert pending == 0
 
 
 def test_reassign_restarts_from_level_one_for_the_new_owner(
-    client: TestClient, ctx: Context, clock: FrozenClock, smtp: Mailbox, admin: Person,
+    client: TestClient,
+    ctx: Context,
+    clock: FrozenClock,
+    smtp: Mailbox,
+    admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
     alice, bob, sid = _setup(client, admin, make_person)
@@ -118,8 +144,13 @@ def test_reassign_restarts_from_level_one_for_the_new_owner(
     clock.advance(minutes=5)
     runner.drain(ctx)
     assert len(smtp.to(bob.email)) == 1
-    ok(client.patch(f"/api/v1/incidents/{incident['ref']}", json={"assignee": carol.id},
-                    headers=admin.headers))
+    ok(
+        client.patch(
+            f"/api/v1/incidents/{incident['ref']}",
+            json={"assignee": carol.id},
+            headers=admin.headers,
+        )
+    )
     runner.drain(ctx)
     assert len(smtp.to(carol.email)) == 1  # the new owner first
     assert len(smtp.to(alice.email)) == 1
@@ -129,23 +160,38 @@ def test_reassign_restarts_from_level_one_for_the_new_owner(
     clock.advance(minutes=10)
     runner.drain(ctx)
     assert len(smtp.to(bob.email)) == 2
-    states = [e["state"] for e in ok(client.get(
-        f"/api/v1/incidents/{incident['ref']}/escalations", headers=admin.headers))]
+    states = [
+        e["state"]
+        for e in ok(
+            client.get(f"/api/v1/incidents/{incident['ref']}/escalations", headers=admin.headers)
+        )
+    ]
     assert states == ["stopped", "active"]
 
 
 def test_page_someone_now(
-    client: TestClient, ctx: Context, smtp: Mailbox, admin: Person, responder: Person,
+    client: TestClient,
+    ctx: Context,
+    smtp: Mailbox,
+    admin: Person,
+    responder: Person,
     make_person: Callable[..., Person],
 ) -> None:
     expert = make_person(Role.VIEWER)
     incident = declare(client, responder)
-    paged = ok(client.post(f"/api/v1/incidents/{incident['ref']}/page",
-                           json={"target": {"kind": "user", "id": expert.id}},
-                           headers=responder.headers))
+    paged = ok(
+        client.post(
+            f"/api/v1/incidents/{incident['ref']}/page",
+            json={"target": {"kind": "user", "id": expert.id}},
+            headers=responder.headers,
+        )
+    )
     assert paged == {"paged_user_ids": [expert.id]}
     runner.drain(ctx)
     assert len(smtp.to(expert.email)) == 1
-    bad = client.post(f"/api/v1/incidents/{incident['ref']}/page",
-                      json={"target": {"kind": "team", "id": 999}}, headers=responder.headers)
+    bad = client.post(
+        f"/api/v1/incidents/{incident['ref']}/page",
+        json={"target": {"kind": "team", "id": 999}},
+        headers=responder.headers,
+    )
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "target.id"

@@ -33,6 +33,8 @@ _EXTENSIONS: tuple[tuple[str, str], ...] = (
     ("fireline.api.intake", "install"),
     ("fireline.api.routes.oncall", "install"),
     ("fireline.api.routes.problems", "install"),
+    ("fireline.api.routes.recurrence", "install"),
+    ("fireline.web.problems", "install"),
 )
 
 

@@ -34,7 +34,6 @@ _EXTENSIONS: tuple[tuple[str, str], ...] = (
     ("fireline.api.routes.oncall", "install"),
     ("fireline.api.routes.problems", "install"),
     ("fireline.api.routes.recurrence", "install"),
-    ("fireline.web.problems", "install"),
 )
 
 
@@ -63,12 +62,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop: Callable[[], Any] | None = None
         if run_worker:
-            try:
-                from fireline.worker.runner import start_embedded
-            except ImportError:
-                start_embedded = None
-            if start_embedded is not None:
-                stop = start_embedded(ctx)
+            from fireline.worker.runner import start_embedded
+
+            stop = start_embedded(ctx)
         try:
             yield
         finally:

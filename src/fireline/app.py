@@ -34,6 +34,7 @@ _EXTENSIONS: tuple[tuple[str, str], ...] = (
     ("fireline.api.routes.oncall", "install"),
     ("fireline.api.routes.problems", "install"),
     ("fireline.api.routes.recurrence", "install"),
+    ("fireline.api.routes.trends", "install"),
 )
 
 

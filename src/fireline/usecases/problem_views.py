@@ -15,13 +15,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fireline.domain import problem_lifecycle as lifecycle
 from fireline.domain import rca as rca_rules
+from fireline.errors import InvalidField
 from fireline.store.models import Incident, Service, Team, User
 from fireline.store.models.problems import IncidentKnownError, KnownError, Problem, ProblemIncident
 from fireline.store.repos import problems as repo
 from fireline.store.repos import timeline
 from fireline.usecases import incidents as incident_cases
-from fireline.usecases import problems
+from fireline.usecases import lookups, problems
 from fireline.usecases.context import Context
 from fireline.usecases.incident_views import NamedRef, UserRef
 
@@ -219,6 +221,78 @@ def views(session: Session, found: Sequence[Problem], *, detail: bool = False) -
             )
         )
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemListView:
+    items: list[ProblemView]
+    next_cursor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownErrorListView:
+    items: list[KnownErrorView]
+    next_cursor: int | None
+
+
+def list_views(
+    ctx: Context,
+    *,
+    statuses: Sequence[str] = (),
+    services: Sequence[lookups.Ref] = (),
+    owner_teams: Sequence[lookups.Ref] = (),
+    origins: Sequence[str] = (),
+    verification: Sequence[str] = (),
+    text: str | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> ProblemListView:
+    """A page of problems, newest first; names or ids for services and teams.
+
+    Unknown statuses, origins, verification states, services or teams raise InvalidField
+    naming the parameter (`status`, `origin`, `verification`, `service`, `owner_team`).
+    """
+    _check_choices("status", statuses, [s.value for s in lifecycle.Status])
+    _check_choices("origin", origins, [o.value for o in problems.Origin])
+    _check_choices("verification", verification, [v.value for v in problems.Verification])
+    with ctx.reading() as session:
+        filters = repo.ProblemFilters(
+            statuses=list(statuses),
+            service_ids=[lookups.service(session, s, field="service").id for s in services],
+            owner_team_ids=[lookups.team(session, t, field="owner_team").id for t in owner_teams],
+            origins=list(origins),
+            verification=list(verification),
+            text=text.strip() if text and text.strip() else None,
+        )
+        page = repo.list_page(session, filters, cursor=cursor, limit=limit)
+        return ProblemListView(items=views(session, page.items), next_cursor=page.next_cursor)
+
+
+def known_error_list(
+    ctx: Context,
+    *,
+    active: bool | None = None,
+    service: lookups.Ref | None = None,
+    text: str | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> KnownErrorListView:
+    """A page of known errors, newest first (`service`: id or name)."""
+    from fireline.usecases import known_errors
+
+    page = known_errors.search(
+        ctx, active=active, service=service, text=text, cursor=cursor, limit=limit
+    )
+    with ctx.reading() as session:
+        return KnownErrorListView(
+            items=known_error_views(session, page.items), next_cursor=page.next_cursor
+        )
+
+
+def _check_choices(name: str, values: Sequence[str], allowed: list[str]) -> None:
+    for value in values:
+        if value not in allowed:
+            raise InvalidField(name, f"unknown {name} {value!r}; use one of {', '.join(allowed)}")
 
 
 def view(ctx: Context, key: str | int) -> ProblemView:

@@ -150,7 +150,7 @@ def create_tx(
     services = lookups.services(session, draft.services, field="services")
     owner_team = _maybe_team(session, draft.owner_team)
     owner_user = _maybe_user(session, draft.owner_user)
-    if owner_team is None and owner_user is None and services and services[0].team_id:
+    if owner_team is None and services and services[0].team_id:
         owner_team = session.get(Team, services[0].team_id)
     linked = [
         _incident_field(session, value, f"incidents[{i}]")

@@ -132,7 +132,7 @@ def link_counts(session: Session, problem_ids: Sequence[int]) -> dict[int, int]:
         .where(ProblemIncident.problem_id.in_(problem_ids))
         .group_by(ProblemIncident.problem_id)
     ).tuples()
-    return dict(rows)
+    return {pid: int(n) for pid, n in rows.all()}
 
 
 def open_with_services(

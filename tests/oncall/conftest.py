@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -62,6 +63,7 @@ class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     status: dict[str, int] = field(default_factory=dict)
+    delay: float = 0.0  # seconds each answer takes (a slow endpoint)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def at(self, path: str) -> list[Received]:
@@ -77,6 +79,8 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            if state.delay:
+                time.sleep(state.delay)
             with state.lock:
                 state.requests.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)

@@ -314,6 +314,11 @@ def declare_tx(session: Session, ctx: Context, draft: IncidentDraft) -> Incident
                 "reason": decision.override_reason,
             },
         )
+    if history is None:
+        # A matching known error's workaround is on the timeline before anyone looks.
+        from fireline.usecases import known_errors
+
+        known_errors.match_incident_tx(session, ctx, incident)
     # Imported history pages no one: it is announced as imported, never as triggered.
     event_type = "incident.imported" if history is not None else "incident.triggered"
     events.publish(session, type=event_type, data=_event_data(incident), now=now)

@@ -146,6 +146,7 @@ def _follow_up_tx(session: Session, ctx: Context, incident_id: int) -> Problem |
         origin=problems.Origin.REACTIVE,
         owner_team=incident.team_id,
         services=[s.service_id for s in incident.services],
+        incidents=[incident.id],
         link_reason="created automatically when the major incident closed",
         extra={"automatic": True},
     )

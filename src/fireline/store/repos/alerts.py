@@ -145,14 +145,22 @@ def _bulk_insert(
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-    else:
-        marks = ", ".join("%s::jsonb" if c in _JSON else "%s" for c in columns)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
     encoders = [(c, _encoder(dialect, c)) for c in columns]
     params = [tuple(row[c] if enc is None else enc(row[c]) for c, enc in encoders) for row in rows]
-    session.connection().exec_driver_sql(sql, params)  # type: ignore[arg-type]
+    names = ", ".join(columns)
+    if dialect == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+        session.connection().exec_driver_sql(sql, params)
+        return
+    # PostgreSQL: one multi-row statement per chunk (one round trip, not one per row).
+    group = "(" + ", ".join("%s::jsonb" if c in _JSON else "%s" for c in columns) + ")"
+    per_chunk = max(1, 30_000 // len(columns))
+    for start in range(0, len(params), per_chunk):
+        chunk = params[start : start + per_chunk]
+        sql = f"INSERT INTO {table} ({names}) VALUES " + ", ".join([group] * len(chunk))  # noqa: S608
+        flat = tuple(value for row in chunk for value in row)
+        session.connection().exec_driver_sql(sql, flat)
 
 
 def reserve_alert_ids(session: Session, count: int) -> list[int]:
@@ -194,4 +202,4 @@ def bump(session: Session, counts: Sequence[tuple[int, int]], *, now: datetime) 
         f"UPDATE alerts SET occurrence_count = occurrence_count + {mark}, "  # noqa: S608
         f"last_seen_at = {mark} WHERE id = {mark}"
     )
-    session.connection().exec_driver_sql(sql, [(n, at, alert_id) for alert_id, n in counts])  # type: ignore[arg-type]
+    session.connection().exec_driver_sql(sql, [(n, at, alert_id) for alert_id, n in counts])

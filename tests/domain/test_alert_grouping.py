@@ -23,6 +23,7 @@ from fireline.domain.alert_grouping import (
     impact_urgency,
     new_dedup_key,
     normalise_severity,
+    remap_severity,
 )
 from fireline.domain.priority import Level
 from fireline.errors import InvalidField
@@ -269,3 +270,21 @@ def test_service_mode_yields_one_group_in_any_order(
     second = fold_groups(rule, shuffled, now=NOW)
     assert {d.key for d in first} == {d.key for d in second} == {"service"}
     assert sum(d.opens_new for d in first) == sum(d.opens_new for d in second) == 1
+
+
+def test_alerts_without_any_grouping_label_group_by_their_dedup_key() -> None:
+    rule = GroupingRule(mode=GroupingMode.LABELS, labels=("alertname",))
+    first = grouping_key(rule, event("pd-1", labels={"component": "db"}), now=NOW)
+    second = grouping_key(rule, event("pd-2", labels={"component": "db"}), now=NOW)
+    assert first != second
+    assert first == grouping_key(rule, event("pd-1", labels={"team": "x"}), now=NOW)
+
+
+def test_integration_severity_words_override_the_parsed_severity() -> None:
+    custom = {"p1": Severity.CRITICAL, "error": Severity.WARNING}
+    labelled = event("a", labels={"alertname": "X", "severity": "P1"})
+    assert remap_severity(labelled, custom).severity is Severity.CRITICAL
+    plain = replace(event("b", labels={}), severity=Severity.ERROR)
+    assert remap_severity(plain, custom).severity is Severity.WARNING
+    unknown = event("c", labels={"severity": "whatever"})
+    assert remap_severity(unknown, custom) is unknown

@@ -19,6 +19,8 @@ from fireline.domain.alert_rules import (
     in_maintenance,
     is_flapping,
     is_silenced,
+    matchers_from_object,
+    matches_all,
     matching_silence,
     parse_matchers,
     parse_routing_rules,
@@ -273,3 +275,44 @@ def test_token_bucket_admits_no_more_than_burst_plus_refill(
         assert decision.allowed or decision.retry_after_seconds > 0
     elapsed = (now - NOW).total_seconds()
     assert allowed <= burst + elapsed * rate + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("shorthand", "labels", "expected"),
+    [
+        ({"env": "prod"}, {"env": "prod"}, True),
+        ({"env": "!prod"}, {"env": "prod"}, False),
+        ({"env": "~stag.*"}, {"env": "staging"}, True),
+        ({"env": "!~stag.*"}, {"env": "staging"}, False),
+        ({"env": "!~stag.*"}, {"env": "prod"}, True),
+    ],
+)
+def test_stored_matcher_shorthand_reads_as_alertmanager_matchers(
+    shorthand: dict[str, str], labels: dict[str, str], expected: bool
+) -> None:
+    silence = Silence(
+        matchers=matchers_from_object(shorthand), starts_at=NOW - HOUR, ends_at=NOW + HOUR
+    )
+    assert is_silenced(event(labels), [silence], now=NOW) is expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"env": "~("}, "matchers.env"),
+        ({"env": 3}, "matchers.env"),
+        (["env=prod"], "matchers"),
+    ],
+)
+def test_bad_matcher_shorthand_names_the_entry(raw: object, field: str) -> None:
+    with pytest.raises(InvalidField) as caught:
+        matchers_from_object(raw)
+    assert caught.value.field == field
+
+
+def test_bare_severity_and_summary_match_event_fields_when_no_label_has_the_name() -> None:
+    (info,) = matchers_from_object({"severity": "info"})
+    assert matches_all([info], event({}, severity=Severity.INFO))
+    assert not matches_all([info], event({"severity": "critical"}, severity=Severity.INFO))
+    (summary,) = matchers_from_object({"summary": "~Disk.*"})
+    assert matches_all([summary], event({}))

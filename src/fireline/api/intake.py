@@ -24,21 +24,27 @@ import asyncio
 import hmac
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fireline.errors import FirelineError
-from fireline.ingest import parsing, routing
+from fireline.domain.alert_grouping import Action, AlertEvent, Severity, remap_severity
+from fireline.domain.alert_rules import route
+from fireline.errors import FirelineError, InvalidField
 from fireline.ingest.committer import GroupCommitter
 from fireline.ingest.limiter import TokenBuckets
-from fireline.ingest.signals import IntegrationInfo, Signal, Submission
+from fireline.integrations.inbound import InvalidEvent
+from fireline.integrations.inbound.alertmanager import parse_alertmanager
+from fireline.integrations.inbound.generic import GenericMapping, parse_generic
+from fireline.integrations.inbound.grafana import parse_grafana
+from fireline.integrations.inbound.pagerduty_v2 import parse_change_event, parse_pagerduty_event
 from fireline.store.models.alerts import Integration
 from fireline.usecases.context import Context
-from fireline.usecases.integrations import DEFAULT_RATE_LIMIT, key_digest
+from fireline.usecases.integrations import DEFAULT_RATE_LIMIT, info_of, key_digest
+from fireline.usecases.submissions import Incoming, IntegrationInfo, Submission, cap_raw
 
 log = logging.getLogger("fireline.intake")
 
@@ -49,6 +55,7 @@ PD_PREFIXES = ("", "/pagerduty", "/integrations/pagerduty")
 PD_EVENT_PATHS = frozenset(p + "/v2/enqueue" for p in PD_PREFIXES)
 PD_CHANGE_PATHS = frozenset(p + "/v2/change/enqueue" for p in PD_PREFIXES)
 HOOK_TYPES = frozenset({"alertmanager", "grafana", "generic", "heartbeat"})
+HOOK_PARSERS = {"alertmanager": parse_alertmanager, "grafana": parse_grafana}
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -60,8 +67,8 @@ class Intake:
         self.ctx = ctx
         self.max_body = ctx.settings.max_body_bytes
         self.committer = GroupCommitter(ctx)
-        self.buckets = TokenBuckets()
-        self._keys: dict[str, tuple[IntegrationInfo | None, float]] = {}
+        self.buckets = TokenBuckets(ctx.clock)
+        self._keys: dict[str, tuple[_Source | None, float]] = {}
         self.events = Counter(
             "fireline_intake_events",
             "Alert intake events by source and result",
@@ -94,8 +101,8 @@ class Intake:
     ) -> None:
         try:
             status, body, headers = await handler(scope, receive)
-        except parsing.BadInput as exc:
-            status, body = self._bad(pd, 400 if exc.field == "body" else 422, exc)
+        except InvalidField as exc:
+            status, body = self._bad(pd, exc)
             headers = None
         except _Reply as reply:
             status, body, headers = reply.status, reply.body, reply.headers
@@ -121,15 +128,20 @@ class Intake:
         )
         await send({"type": "http.response.body", "body": payload})
 
-    def _bad(self, pd: bool, status: int, exc: parsing.BadInput) -> tuple[int, Any]:
+    def _bad(self, pd: bool, exc: InvalidField) -> tuple[int, Any]:
+        errors = exc.errors if isinstance(exc, InvalidEvent) else [exc.message]
         if pd:
-            return 400, {
-                "status": "invalid event",
-                "message": "Event object is invalid",
-                "errors": [exc.message],
+            body = {"status": "invalid event", "message": "Event object is invalid"}
+            return 400, {**body, "errors": errors}
+        malformed = isinstance(exc, _BadJson)
+        return 400 if malformed else 422, {
+            "error": {
+                "code": "malformed_json" if malformed else "invalid_field",
+                "message": exc.message,
+                "field": exc.field,
+                "errors": errors,
             }
-        code = "malformed_json" if exc.field == "body" else "invalid_field"
-        return status, {"error": {"code": code, "message": exc.message, "field": exc.field}}
+        }
 
     async def _read(self, scope: Scope, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -155,7 +167,7 @@ class Intake:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def integration(self, key: str) -> IntegrationInfo | None:
+    async def integration(self, key: str) -> _Source | None:
         """The live integration for `key`, from the cache or the database."""
         digest = key_digest(key)
         now = time.monotonic()
@@ -171,18 +183,33 @@ class Intake:
     def forget_keys(self) -> None:
         self._keys.clear()
 
-    def _load(self, digest: str) -> IntegrationInfo | None:
+    def _load(self, digest: str) -> _Source | None:
         with self.ctx.reading() as session:
             row = session.execute(
                 select(
-                    Integration.id, Integration.type, Integration.service_id, Integration.config
+                    Integration.id,
+                    Integration.type,
+                    Integration.service_id,
+                    Integration.config,
+                    Integration.name,
                 ).where(Integration.key_hash == digest, Integration.revoked_at.is_(None))
             ).first()
         if row is None:
             return None
-        return IntegrationInfo(
-            id=row.id, type=row.type, service_id=row.service_id, config=dict(row.config or {})
+        info = info_of(
+            id=row.id,
+            type=row.type,
+            service_id=row.service_id,
+            config=row.config,
+            name=row.name,
         )
+        mapping = None
+        if info.type == "generic":
+            raw = dict(info.config.get("mapping") or {})
+            words = {**{k: v.value for k, v in info.severity_map.items()}}
+            raw["severity_map"] = {**words, **(raw.get("severity_map") or {})}
+            mapping = GenericMapping.from_mapping(raw)
+        return _Source(info, mapping)
 
     def _throttle(self, info: IntegrationInfo, cost: int, *, pd: bool) -> None:
         limit = int(info.config.get("rate_limit_per_minute", DEFAULT_RATE_LIMIT))
@@ -206,13 +233,21 @@ class Intake:
             )
             raise _Reply(429, body, [(b"retry-after", str(wait).encode())])
 
-    def _route(self, info: IntegrationInfo, signals: list[Signal]) -> list[Signal]:
-        rules = info.config.get("routing_rules") or ()
+    def _route(
+        self, info: IntegrationInfo, events: list[AlertEvent], raws: list[bytes | None]
+    ) -> list[Incoming]:
+        """Apply the integration's severity words and routing rules; drop what they drop."""
         kept = []
-        for signal in signals:
-            signal.service_id = info.service_id
-            if signal.action != "trigger" or not rules or routing.route(rules, signal):
-                kept.append(signal)
+        for event, raw in zip(events, raws, strict=True):
+            event = remap_severity(event, info.severity_map)
+            service_id = info.service_id
+            if event.action is Action.TRIGGER and info.rules:
+                outcome = route(event, info.rules, default_service_id=service_id)
+                if outcome.dropped:
+                    continue
+                event, service_id = outcome.event, outcome.service_id
+            text, truncated = cap_raw(raw)
+            kept.append(Incoming(event, service_id, text, truncated))
         return kept
 
     # ------------------------------------------------------------ PagerDuty
@@ -220,41 +255,46 @@ class Intake:
     async def _pd_event(self, scope: Scope, receive: Receive) -> tuple[int, Any, Any]:
         _method(scope, "POST", pd=True)
         raw = await self._read(scope, receive)
-        body = parsing.load_json(raw)
-        info = await self._pd_integration(parsing.pagerduty_key(body))
-        signal = parsing.pagerduty_event(body, raw, info.config.get("severity_map") or {})
+        [event] = parse_pagerduty_event(_json(raw), raw_size=len(raw))
+        info = await self._pd_integration(event.routing_key or "")
         self._throttle(info, 1, pd=True)
-        kept = self._route(info, [signal])
+        kept = self._route(info, [event], [raw])
         if kept:
-            await self.committer.submit(Submission(integration=info, signals=kept))
+            await self.committer.submit(Submission(integration=info, alerts=kept))
         self.events.labels("pagerduty", "accepted" if kept else "dropped").inc()
         return (
             202,
-            {"status": "success", "message": "Event processed", "dedup_key": signal.dedup_key},
+            {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
             None,
         )
 
     async def _pd_change(self, scope: Scope, receive: Receive) -> tuple[int, Any, Any]:
         _method(scope, "POST", pd=True)
         raw = await self._read(scope, receive)
-        body = parsing.load_json(raw)
-        info = await self._pd_integration(parsing.pagerduty_key(body))
-        change = parsing.pagerduty_change(body)
+        change = parse_change_event(_json(raw), raw_size=len(raw))
+        info = await self._pd_integration(change.routing_key)
         self._throttle(info, 1, pd=True)
-        await self.committer.submit(Submission(integration=info, change=change))
+        data = {
+            "summary": change.summary,
+            "source": change.source,
+            "timestamp": change.occurred_at.isoformat() if change.occurred_at else None,
+            "custom_details": dict(change.details),
+            "links": [{"href": link.href, "text": link.text} for link in change.links],
+        }
+        await self.committer.submit(Submission(integration=info, change=data))
         self.events.labels("pagerduty_change", "accepted").inc()
         return 202, {"status": "success", "message": "Change event processed"}, None
 
     async def _pd_integration(self, key: str) -> IntegrationInfo:
-        info = await self.integration(key) if len(key) == 32 else None
-        if info is None or info.type != "pagerduty":
-            raise parsing.BadInput(
+        found = await self.integration(key)
+        if found is None or found.info.type != "pagerduty":
+            raise InvalidField(
                 "routing_key",
                 "unknown or revoked integration key"
-                if info is None
-                else f"belongs to a {info.type} integration; send to its own URL",
+                if found is None
+                else f"belongs to a {found.info.type} integration; send to its own URL",
             )
-        return info
+        return found.info
 
     # ------------------------------------------------------------ webhooks
 
@@ -269,8 +309,8 @@ class Intake:
         else:
             _method(scope, "POST", pd=False)
         raw = await self._read(scope, receive)
-        info = await self.integration(key) if 0 < len(key) <= 64 else None
-        if info is None:
+        found = await self.integration(key) if 0 < len(key) <= 64 else None
+        if found is None:
             raise _Reply(
                 401,
                 {
@@ -283,6 +323,7 @@ class Intake:
                 },
                 [(b"www-authenticate", b'Bearer realm="fireline-intake"')],
             )
+        info = found.info
         if info.type != kind:
             raise _Reply(
                 404,
@@ -296,22 +337,54 @@ class Intake:
             )
         if kind == "heartbeat":
             self._throttle(info, 1, pd=False)
-            signal = Signal(action="resolve", dedup_key=HEARTBEAT_KEY, service_id=info.service_id)
-            await self.committer.submit(Submission(integration=info, signals=[signal], ping=True))
+            ping = AlertEvent(
+                source="heartbeat",
+                action=Action.RESOLVE,
+                dedup_key=HEARTBEAT_KEY,
+                summary="",
+                severity=Severity.INFO,
+            )
+            alerts = [Incoming(ping, info.service_id)]
+            await self.committer.submit(Submission(integration=info, alerts=alerts, ping=True))
             self.events.labels("heartbeat", "accepted").inc()
             return 200, {"status": "ok"}, None
-        severity_map = info.config.get("severity_map") or {}
-        body = parsing.load_json(raw)
+        body = _json(raw)
         if kind == "generic":
-            signals = parsing.generic(body, info.config.get("mapping") or {}, severity_map)
+            events = parse_generic(body, found.mapping, raw_size=len(raw))
         else:
-            signals = parsing.alertmanager(body, severity_map)
-        self._throttle(info, len(signals), pd=False)
-        kept = self._route(info, signals)
+            events = HOOK_PARSERS[kind](body, raw_size=len(raw))
+        self._throttle(info, len(events), pd=False)
+        kept = self._route(info, events, _raw_items(body, raw, len(events)))
         if kept:
-            await self.committer.submit(Submission(integration=info, signals=kept))
+            await self.committer.submit(Submission(integration=info, alerts=kept))
         self.events.labels(kind, "accepted").inc(len(kept))
-        return 202, {"status": "success", "accepted": len(signals), "stored": len(kept)}, None
+        return 202, {"status": "success", "accepted": len(events), "stored": len(kept)}, None
+
+
+class _Source(NamedTuple):
+    """A cached integration: its intake facts and, for generic ones, the field mapping."""
+
+    info: IntegrationInfo
+    mapping: GenericMapping | None
+
+
+class _BadJson(InvalidField):
+    """The body is not JSON at all (400 rather than 422)."""
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _BadJson("body", f"not valid JSON ({exc})") from None
+
+
+def _raw_items(body: Any, raw: bytes, count: int) -> list[bytes | None]:
+    """The raw payload stored with each alert: its own entry of a batch, else the whole body."""
+    items = body.get("alerts") if isinstance(body, dict) else body
+    if isinstance(items, list) and len(items) == count:
+        return [orjson.dumps(item) for item in items]
+    return [raw] * count
 
 
 class _Reply(Exception):
@@ -332,7 +405,8 @@ def _method(scope: Scope, *allowed: str, pd: bool) -> None:
 
 
 def _bearer(scope: Scope) -> str:
-    for name, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if hmac.compare_digest(scheme.lower().encode(), b"bearer"):
@@ -356,5 +430,5 @@ def install(app: Any) -> None:
 class _Factory:
     """Adapts `factory(app)` to Starlette's `add_middleware(cls, **options)`."""
 
-    def __new__(cls, app: ASGIApp, factory: Any) -> Any:  # type: ignore[misc]
+    def __new__(cls, app: ASGIApp, factory: Any) -> Any:
         return factory(app)

@@ -23,7 +23,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -83,6 +83,21 @@ def normalise_severity(value: str | None) -> Severity | None:
     if value is None:
         return None
     return _SEVERITY_ALIASES.get(value.strip().lower())
+
+
+def remap_severity(event: AlertEvent, severity_map: Mapping[str, Severity]) -> AlertEvent:
+    """Apply an integration's own severity words (`{"p1": "critical", "sev-high": "error"}`).
+
+    The word is the `severity` label when there is one, else the event's severity; keys of
+    `severity_map` are lower case. Unmapped words leave the event as it is.
+    """
+    if not severity_map:
+        return event
+    word = event.labels.get("severity", event.severity.value).strip().lower()
+    mapped = severity_map.get(word)
+    if mapped is None or mapped == event.severity:
+        return event
+    return replace(event, severity=mapped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +194,8 @@ class GroupingRule:
 
     - `dedup_key`: one incident per dedup key (the default; no grouping).
     - `labels`: one incident per combination of the named labels' values (`alertname`,
-      `cluster`); a missing label counts as the empty value.
+      `cluster`); a missing label counts as the empty value, and an alert that has none of
+      them groups by its dedup key (rather than lumping every unlabelled alert together).
     - `time_window`: join any open group of the service opened within `window_minutes`.
     - `service`: everything on the service joins its one open incident.
 
@@ -256,6 +272,8 @@ def grouping_key(rule: GroupingRule, event: AlertEvent, *, now: datetime) -> str
     if rule.mode is GroupingMode.DEDUP_KEY:
         return _bounded("dedup", event.dedup_key)
     if rule.mode is GroupingMode.LABELS:
+        if not any(name in event.labels for name in rule.labels):
+            return _bounded("dedup", event.dedup_key)  # e.g. a PagerDuty event: no alertname
         values = [[name, event.labels.get(name, "")] for name in rule.labels]
         return _bounded("labels", json.dumps(values, ensure_ascii=False, separators=(",", ":")))
     if rule.mode is GroupingMode.TIME_WINDOW:

@@ -9,8 +9,13 @@ results. The pieces, in the order the intake applies them:
 Matchers work like Alertmanager's: `name op value` with `=`, `!=`, `=~`, `!~`; regexes are
 anchored at both ends; a missing label has the value "". A matcher may also name an event field
 (`event.severity`, `.summary`, `.source`, `.source_host`, `.action`, `.dedup_key`; these win
-over a label of the same name). Regexes are at most MAX_REGEX characters, and parsers bound label
-values, which bounds matching cost.
+over a label of the same name). The bare names `severity`, `summary` and `source` fall back to
+the event's fields when the alert has no label of that name, so `severity=info` also matches a
+PagerDuty event. Regexes are at most MAX_REGEX characters, and parsers bound label values, which
+bounds matching cost.
+
+Silences and integration routing rules are stored as an object of label name → value
+(`{"env": "~stag.*"}`); `matchers_from_object` reads that shorthand into `Matcher`s.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from fireline.errors import InvalidField
 MAX_REGEX = 1000
 MAX_MATCHERS = 50
 EVENT_FIELDS = ("severity", "summary", "source", "source_host", "action", "dedup_key")
+FALLBACK_FIELDS = {"severity": "severity", "summary": "summary", "source": "source_host"}
 _MATCHER_TEXT = re.compile(r'^\s*([^\s=!~"]+)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|(.*?))\s*$')
 
 
@@ -125,10 +131,39 @@ def _moved(exc: InvalidField, path: str, old_prefix: str) -> InvalidField:
 
 
 def match_values(event: AlertEvent) -> dict[str, str]:
-    """What matchers see: the labels plus `event.<field>` entries."""
+    """What matchers see: the labels, `event.<field>` entries, and the FALLBACK_FIELDS."""
     values = dict(event.labels)
     values.update({f"event.{name}": str(getattr(event, name)) for name in EVENT_FIELDS})
+    for name, attr in FALLBACK_FIELDS.items():
+        if name not in values:
+            values[name] = str(getattr(event, attr))
     return values
+
+
+def matchers_from_object(raw: object, *, field: str = "matchers") -> tuple[Matcher, ...]:
+    """Read the stored shorthand `{name: value}`: `"v"` equals, `"!v"` differs, `"~re"` matches
+    the regex, `"!~re"` does not. Errors name the entry (`InvalidField("matchers.env", …)`)."""
+    if not isinstance(raw, Mapping) or len(raw) > MAX_MATCHERS:
+        raise InvalidField(field, f"must be an object of at most {MAX_MATCHERS} label matchers")
+    result: list[Matcher] = []
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise InvalidField(f"{field}.{name}", "must be a string")
+        if value.startswith("!~"):
+            op, text = MatchOp.NRE, value[2:]
+        elif value.startswith("~"):
+            op, text = MatchOp.RE, value[1:]
+        elif value.startswith("!"):
+            op, text = MatchOp.NE, value[1:]
+        else:
+            op, text = MatchOp.EQ, value
+        try:
+            result.append(Matcher(str(name), op, text))
+        except InvalidField as exc:
+            raise InvalidField(
+                f"{field}.{name}" if name else field, exc.message.split(": ", 1)[-1]
+            ) from None
+    return tuple(result)
 
 
 def matches_all(matchers: Iterable[Matcher], event: AlertEvent) -> bool:

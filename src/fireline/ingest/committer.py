@@ -21,9 +21,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from fireline.errors import FirelineError
-from fireline.ingest.signals import Submission
 from fireline.usecases import alerts
 from fireline.usecases.context import Context
+from fireline.usecases.submissions import Submission
 
 log = logging.getLogger("fireline.ingest")
 

@@ -24,71 +24,52 @@ backs it up.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fireline.domain import incident_lifecycle as lifecycle
-from fireline.domain.priority import Level
+from fireline.domain.alert_grouping import (
+    MAX_ANNOTATION_VALUE,
+    Action,
+)
 from fireline.domain.timeline import EventKind
-from fireline.ingest import routing
-from fireline.ingest.signals import Outcome, Signal, Submission
 from fireline.store.models import Incident, TimelineEvent
 from fireline.store.models.alerts import (
     Alert,
     AlertGroup,
     Integration,
-    MaintenanceWindow,
     ServiceAlertSettings,
-    Silence,
 )
 from fireline.store.repos import alerts as alert_repo
+from fireline.usecases import alert_placement as placement
 from fireline.usecases import alert_settings, incidents
+from fireline.usecases.alert_placement import OPEN_INCIDENT, History, PendingAlert, chunks
 from fireline.usecases.context import Context
+from fireline.usecases.submissions import Incoming, Outcome, Submission
 
+log = logging.getLogger("fireline.alerts")
 A: Table = Alert.__table__  # type: ignore[assignment]
 T: Table = TimelineEvent.__table__  # type: ignore[assignment]
-OPEN_INCIDENT = [s.value for s in lifecycle.OPEN_STATUSES]
 STALE_REPEAT_WINDOW = timedelta(days=1)
-CHUNK = 900
 
 
-@dataclass(slots=True)
-class _Open:
-    """An open alert as seen by this batch (a stored row or one about to be inserted)."""
-
-    integration_id: int
-    dedup_key: str
-    service_id: int
-    id: int | None = None
-    status: str = "firing"
-    starts_at: datetime | None = None
-    incident_id: int | None = None
-    bump: int = 0
-    acked: bool = False
-    resolved: bool = False
-    new: dict[str, Any] | None = None
-    listed: bool = False
-    outcomes: list[tuple[Outcome, int]] = field(default_factory=list)
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _load_open(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], _Open]:
-    found: dict[tuple[int, str], _Open] = {}
+def _load(
+    session: Session, keys: set[tuple[int, str]], since: datetime
+) -> tuple[dict[tuple[int, str], PendingAlert], History]:
+    """One query for every key of the batch: its open alert, and the (first_seen_at,
+    starts_at, flapping) of its alerts resolved since `since` (flap detection, late repeats)."""
+    found: dict[tuple[int, str], PendingAlert] = {}
+    history: History = {}
     if not keys:
-        return found
+        return found, history
     integration_ids = sorted({k[0] for k in keys})
-    dedup_keys = sorted({k[1] for k in keys})
-    for part in _chunks(dedup_keys):
+    for part in chunks(sorted({k[1] for k in keys})):
         rows = session.execute(
             select(
                 A.c.id,
@@ -98,49 +79,31 @@ def _load_open(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, 
                 A.c.starts_at,
                 A.c.incident_id,
                 A.c.service_id,
+                A.c.first_seen_at,
+                A.c.flapping,
             ).where(
                 A.c.integration_id.in_(integration_ids),
                 A.c.dedup_key.in_(part),
-                A.c.status != "resolved",
+                or_(A.c.status != "resolved", A.c.first_seen_at >= since),
             )
         )
         for row in rows:
             key = (row.integration_id, row.dedup_key)
-            if key in keys:
-                found[key] = _Open(
-                    integration_id=row.integration_id,
-                    dedup_key=row.dedup_key,
-                    service_id=row.service_id,
-                    id=row.id,
-                    status=row.status,
-                    starts_at=row.starts_at,
-                    incident_id=row.incident_id,
-                )
-    return found
-
-
-def _history(
-    session: Session, keys: set[tuple[int, str]], since: datetime
-) -> dict[tuple[int, str], list[tuple[datetime, datetime | None]]]:
-    """(first_seen_at, starts_at) of recent resolved alerts per key (flapping, late repeats)."""
-    result: dict[tuple[int, str], list[tuple[datetime, datetime | None]]] = {}
-    if not keys:
-        return result
-    integration_ids = sorted({k[0] for k in keys})
-    for part in _chunks(sorted({k[1] for k in keys})):
-        rows = session.execute(
-            select(A.c.integration_id, A.c.dedup_key, A.c.first_seen_at, A.c.starts_at).where(
-                A.c.integration_id.in_(integration_ids),
-                A.c.dedup_key.in_(part),
-                A.c.status == "resolved",
-                A.c.first_seen_at >= since,
+            if key not in keys:
+                continue
+            if row.status == "resolved":
+                history.setdefault(key, []).append((row.first_seen_at, row.starts_at, row.flapping))
+                continue
+            found[key] = PendingAlert(
+                integration_id=row.integration_id,
+                dedup_key=row.dedup_key,
+                service_id=row.service_id,
+                id=row.id,
+                status=row.status,
+                starts_at=row.starts_at,
+                incident_id=row.incident_id,
             )
-        )
-        for row in rows:
-            key = (row.integration_id, row.dedup_key)
-            if key in keys:
-                result.setdefault(key, []).append((row.first_seen_at, row.starts_at))
-    return result
+    return found, history
 
 
 def _lock_services(session: Session, service_ids: Iterable[int]) -> None:
@@ -165,27 +128,21 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
     service_ids: set[int] = set()
     for sub in submissions:
         service_ids.add(sub.integration.service_id)
-        for sig in sub.signals:
-            wanted.add((sub.integration.id, sig.dedup_key))
-            service_ids.add(sig.service_id)
+        for item in sub.alerts:
+            wanted.add((sub.integration.id, item.event.dedup_key))
+            service_ids.add(item.service_id)
     _lock_services(session, service_ids)
-    open_alerts = _load_open(session, wanted)
-    candidates = {
-        (sub.integration.id, sig.dedup_key)
-        for sub in submissions
-        for sig in sub.signals
-        if sig.action == "trigger" and (sub.integration.id, sig.dedup_key) not in open_alerts
-    }
-    history = _history(session, candidates, now - STALE_REPEAT_WINDOW)
+    open_alerts, history = _load(session, wanted, now - STALE_REPEAT_WINDOW)
 
-    created: list[_Open] = []
-    touched: list[_Open] = []
+    created: list[PendingAlert] = []
+    touched: list[PendingAlert] = []
     for sub in submissions:
         outcome = sub.outcome = Outcome()
-        for sig in sub.signals:
-            key = (sub.integration.id, sig.dedup_key)
+        for item in sub.alerts:
+            event = item.event
+            key = (sub.integration.id, event.dedup_key)
             state = open_alerts.get(key)
-            if sig.action == "trigger":
+            if event.action is Action.TRIGGER:
                 if state is not None:
                     state.bump += 1
                     outcome.repeated += 1
@@ -195,20 +152,20 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
                     state.outcomes.append((outcome, len(outcome.alert_ids)))
                     outcome.alert_ids.append(state.id)
                     continue
-                if sig.starts_at is not None and any(
-                    starts == sig.starts_at for _, starts in history.get(key, ())
+                if event.starts_at is not None and any(
+                    starts == event.starts_at for _, starts, _ in history.get(key, ())
                 ):
                     outcome.ignored += 1  # a late repeat of a resolved alert instance
                     outcome.alert_ids.append(None)
                     continue
-                state = _Open(
+                state = PendingAlert(
                     integration_id=sub.integration.id,
-                    dedup_key=sig.dedup_key,
-                    service_id=sig.service_id,
-                    starts_at=sig.starts_at,
-                    new=_new_row(sub, sig, now),
+                    dedup_key=event.dedup_key,
+                    service_id=item.service_id,
+                    starts_at=event.starts_at,
+                    new=_new_row(sub, item, now),
+                    event=event,
                 )
-                state.new["_signal"] = sig  # type: ignore[index]
                 open_alerts[key] = state
                 created.append(state)
                 outcome.created += 1
@@ -216,15 +173,15 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
                 outcome.alert_ids.append(None)
                 continue
             if state is None or (
-                sig.action == "resolve"
-                and sig.starts_at is not None
+                event.action is Action.RESOLVE
+                and event.starts_at is not None
                 and state.starts_at is not None
-                and sig.starts_at < state.starts_at  # a late resolve of an older instance
+                and event.starts_at < state.starts_at  # a late resolve of an older instance
             ):
                 outcome.ignored += 1
                 outcome.alert_ids.append(None)
                 continue
-            if sig.action == "acknowledge":
+            if event.action is Action.ACKNOWLEDGE:
                 if state.status == "firing":
                     state.status = "acknowledged"
                     state.acked = True
@@ -239,7 +196,7 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
             outcome.alert_ids.append(state.id)
 
     if created:
-        _place_new(session, ctx, created, history, now)
+        placement.place_new(session, ctx, created, history, now)
         _insert_new(session, ctx, created, now)
     _apply_updates(session, touched, now)
     resolved_incidents = {s.incident_id for s in touched if s.resolved and s.incident_id}
@@ -257,28 +214,36 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
         )
 
 
-def _new_row(sub: Submission, sig: Signal, now: datetime) -> dict[str, Any]:
+def _new_row(sub: Submission, item: Incoming, now: datetime) -> dict[str, Any]:
+    event = item.event
+    labels = dict(event.labels)
+    if event.source_host and "source" not in labels and event.source == "pagerduty":
+        labels["source"] = event.source_host  # PagerDuty's own "source" field
+    annotations = dict(event.annotations)
+    for name, value in event.details.items():
+        text = value if isinstance(value, str) else orjson.dumps(value).decode()
+        annotations.setdefault(name, text[:MAX_ANNOTATION_VALUE])
     return {
         "integration_id": sub.integration.id,
-        "service_id": sig.service_id,
+        "service_id": item.service_id,
         "source": sub.integration.type,
-        "dedup_key": sig.dedup_key,
-        "fingerprint": sig.fingerprint,
-        "starts_at": sig.starts_at,
+        "dedup_key": event.dedup_key,
+        "fingerprint": event.fingerprint,
+        "starts_at": event.starts_at,
         "status": "firing",
-        "summary": sig.summary[:1024] or sig.dedup_key[:1024],
-        "severity": sig.severity,
-        "labels": sig.labels,
-        "annotations": sig.annotations,
-        "links": sig.links,
+        "summary": event.summary or event.dedup_key,
+        "severity": event.severity.value,
+        "labels": labels,
+        "annotations": annotations,
+        "links": [{"href": link.href, "text": link.text} for link in event.links],
         "group_key": None,
         "first_seen_at": now,
         "last_seen_at": now,
         "acknowledged_at": None,
         "resolved_at": None,
         "occurrence_count": 1,
-        "raw": sig.raw,
-        "raw_truncated": sig.raw_truncated,
+        "raw": item.raw,
+        "raw_truncated": item.raw_truncated,
         "incident_id": None,
         "flapping": False,
         "suppressed": False,
@@ -288,185 +253,11 @@ def _new_row(sub: Submission, sig: Signal, now: datetime) -> dict[str, Any]:
     }
 
 
-def group_key(settings: dict[str, Any], sig: Signal) -> str:
-    """The grouping key of a new alert under the service's grouping mode."""
-    grouping = settings["grouping"]
-    mode = grouping["mode"]
-    if mode == "service" or mode == "time_window":
-        key = mode
-    elif mode == "labels":
-        names = grouping["labels"]
-        if any(n in sig.labels for n in names):
-            key = "labels:" + "\x1f".join(f"{n}={sig.labels.get(n, '')}" for n in names)
-        else:
-            key = "dedup:" + sig.dedup_key
-    else:
-        key = "dedup:" + sig.dedup_key
-    if len(key) > 255:
-        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-    return key
-
-
-def _place_new(
-    session: Session,
-    ctx: Context,
-    created: list[_Open],
-    history: dict[tuple[int, str], list[tuple[datetime, datetime | None]]],
-    now: datetime,
-) -> None:
-    """Decide suppression and the incident of every new alert (opening incidents as needed)."""
-    services = sorted({s.service_id for s in created})
-    stored = dict(
-        session.execute(
-            select(ServiceAlertSettings.service_id, ServiceAlertSettings.settings).where(
-                ServiceAlertSettings.service_id.in_(services)
-            )
-        ).all()
-    )
-    settings = {sid: alert_settings.merged(stored.get(sid)) for sid in services}
-    maintenance = dict(
-        session.execute(
-            select(MaintenanceWindow.service_id, MaintenanceWindow.id).where(
-                MaintenanceWindow.service_id.in_(services),
-                MaintenanceWindow.starts_at <= now,
-                MaintenanceWindow.ends_at > now,
-            )
-        ).all()
-    )
-    silences = session.execute(
-        select(Silence.id, Silence.service_id, Silence.matchers).where(
-            or_(Silence.service_id.in_(services), Silence.service_id.is_(None)),
-            Silence.starts_at <= now,
-            Silence.ends_at > now,
-        )
-    ).all()
-    needs_group: list[tuple[_Open, str]] = []
-    for state in created:
-        row = state.new
-        assert row is not None
-        sig: Signal = row["_signal"]
-        conf = settings[state.service_id]
-        if state.service_id in maintenance:
-            row["suppressed"] = True
-            row["suppressed_reason"] = f"maintenance:{maintenance[state.service_id]}"
-            continue
-        silence = next(
-            (
-                s
-                for s in silences
-                if (s.service_id in (None, state.service_id))
-                and routing.matches(_matchers(s.matchers), sig)
-            ),
-            None,
-        )
-        if silence is not None:
-            row["suppressed"] = True
-            row["suppressed_reason"] = f"silence:{silence.id}"
-            continue
-        flap = conf["flap"]
-        since = now - timedelta(minutes=flap["window_minutes"])
-        recent = [
-            first
-            for first, _ in history.get((state.integration_id, state.dedup_key), ())
-            if first >= since
-        ]
-        if len(recent) + 1 >= flap["max_opens"]:
-            row["suppressed"] = True
-            row["flapping"] = True
-            row["suppressed_reason"] = (
-                f"flapping: opened {len(recent) + 1} times in {flap['window_minutes']} min"
-            )
-            continue
-        key = group_key(conf, sig)
-        row["group_key"] = key
-        needs_group.append((state, key))
-    if not needs_group:
-        return
-    open_groups = _open_groups(session, {(s.service_id, k) for s, k in needs_group})
-    for state, key in needs_group:
-        conf = settings[state.service_id]
-        slot = (state.service_id, key)
-        found = open_groups.get(slot)
-        if found is not None and conf["grouping"]["mode"] == "time_window":
-            window = timedelta(minutes=conf["grouping"]["window_minutes"])
-            if now - found[1] >= window:
-                found = None
-        if found is None:
-            incident_id = _open_incident(session, ctx, state, conf, key, now)
-            found = (incident_id, now)
-            open_groups[slot] = found
-        state.incident_id = found[0]
-        assert state.new is not None
-        state.new["incident_id"] = found[0]
-
-
-def _matchers(raw: Any) -> dict[str, str]:
-    return raw if isinstance(raw, dict) else {}
-
-
-def _open_groups(
-    session: Session, slots: set[tuple[int, str]]
-) -> dict[tuple[int, str], tuple[int, datetime]]:
-    """Open incidents per (service, group key): (incident id, opened at), newest wins."""
-    result: dict[tuple[int, str], tuple[int, datetime]] = {}
-    services = sorted({s for s, _ in slots})
-    for part in _chunks(sorted({k for _, k in slots})):
-        rows = session.execute(
-            select(
-                AlertGroup.service_id,
-                AlertGroup.group_key,
-                AlertGroup.incident_id,
-                AlertGroup.opened_at,
-            )
-            .join(Incident, Incident.id == AlertGroup.incident_id)
-            .where(
-                AlertGroup.service_id.in_(services),
-                AlertGroup.group_key.in_(part),
-                Incident.status.in_(OPEN_INCIDENT),
-            )
-            .order_by(AlertGroup.id)
-        )
-        for row in rows:
-            slot = (row.service_id, row.group_key)
-            if slot in slots:
-                result[slot] = (row.incident_id, row.opened_at)
-    return result
-
-
-def _open_incident(
-    session: Session, ctx: Context, state: _Open, conf: dict[str, Any], key: str, now: datetime
-) -> int:
-    assert state.new is not None
-    sig: Signal = state.new["_signal"]
-    levels = conf["severity_map"].get(sig.severity) or conf["severity_map"]["error"]
-    title = (sig.summary or sig.dedup_key).strip()[:300] or "Alert"
-    incident = incidents.declare_tx(
-        session,
-        ctx,
-        incidents.IncidentDraft(
-            title=title,
-            description=sig.annotations.get("description", "")[:50_000],
-            services=[state.service_id],
-            impact=Level(levels["impact"]),
-            urgency=Level(levels["urgency"]),
-            source=incidents.Source.MONITORING,
-            detected_at=now,
-            fingerprint=(sig.fingerprint or sig.dedup_key)[:255],
-        ),
-    )
-    session.add(
-        AlertGroup(
-            service_id=state.service_id, group_key=key, incident_id=incident.id, opened_at=now
-        )
-    )
-    return incident.id
-
-
-def _insert_new(session: Session, ctx: Context, created: list[_Open], now: datetime) -> None:
+def _insert_new(session: Session, ctx: Context, created: list[PendingAlert], now: datetime) -> None:
     rows = []
     for state in created:
         assert state.new is not None
-        row = {k: v for k, v in state.new.items() if k != "_signal"}
+        row = dict(state.new)
         row["status"] = state.status
         if state.acked:
             row["acknowledged_at"] = now
@@ -507,7 +298,7 @@ def _insert_new(session: Session, ctx: Context, created: list[_Open], now: datet
     alert_repo.insert_events(session, events)
 
 
-def _apply_updates(session: Session, touched: list[_Open], now: datetime) -> None:
+def _apply_updates(session: Session, touched: list[PendingAlert], now: datetime) -> None:
     alert_repo.bump(session, [(s.id, s.bump) for s in touched if s.bump and s.id], now=now)
     acks = [{"b_id": s.id} for s in touched if s.acked and not s.resolved]
     if acks:

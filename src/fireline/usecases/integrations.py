@@ -8,7 +8,9 @@ an optional `config`:
                            0 turns the limit off; default DEFAULT_RATE_LIMIT)
     interval_minutes       heartbeat: a ping is expected at least this often
     mapping                generic: JSON paths for summary, severity, dedup_key, status, ...
-    routing_rules          ordered rules: matchers -> route to a service / set severity / drop
+    routing_rules          ordered rules, first match wins: `{"match": {label: value},
+                           "service": ref, "severity": s, "drop": bool}` (matcher values as
+                           in `domain.alert_rules.matchers_from_object`: `~re`, `!v`, `!~re`)
     severity_map           source severity value -> critical|error|warning|info
 """
 
@@ -24,14 +26,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fireline.domain.alert_grouping import Severity
+from fireline.domain.alert_rules import RoutingRule, matchers_from_object
 from fireline.domain.roles import Role
 from fireline.errors import InvalidField, NotFound
-from fireline.ingest import routing
+from fireline.integrations.inbound.generic import GenericMapping
 from fireline.store.models import Service
 from fireline.store.models.alerts import Integration
 from fireline.store.repos import audit
 from fireline.usecases import lookups
 from fireline.usecases.context import Context
+from fireline.usecases.submissions import IntegrationInfo
 
 KEY_LENGTH = 32
 PREFIX_LENGTH = 6
@@ -113,9 +118,11 @@ def check_config(session: Session, integration_type: IntegrationType, raw: Any) 
         mapping = raw["mapping"]
         if not isinstance(mapping, dict) or len(mapping) > MAX_CONFIG_ITEMS:
             raise InvalidField("config.mapping", "must be an object of field -> JSON path")
-        for name, path in mapping.items():
-            if not isinstance(path, str) or not path or len(path) > 200:
-                raise InvalidField(f"config.mapping.{name}", "must be a JSON path string")
+        try:
+            GenericMapping.from_mapping(mapping)
+        except InvalidField as exc:
+            name = exc.field or "mapping"
+            raise InvalidField(f"config.{name}", exc.message.removeprefix(f"{name}: ")) from None
         config["mapping"] = dict(mapping)
     if "severity_map" in raw:
         severity_map = raw["severity_map"]
@@ -150,7 +157,7 @@ def _check_rules(session: Session, raw: Any) -> list[dict[str, Any]]:
                 f"{where}.{unknown[0]}", "unknown; use match, service, severity or drop"
             )
         match = rule.get("match", {})
-        routing.check_matchers(match, field=f"{where}.match")
+        matchers_from_object(match, field=f"{where}.match")
         clean: dict[str, Any] = {"match": match}
         if rule.get("service") is not None:
             clean["service_id"] = lookups.service(
@@ -166,6 +173,34 @@ def _check_rules(session: Session, raw: Any) -> list[dict[str, Any]]:
             raise InvalidField(where, "needs at least one of service, severity, drop")
         rules.append(clean)
     return rules
+
+
+def info_of(
+    *, id: int, type: str, service_id: int, config: dict[str, Any] | None, name: str = ""
+) -> IntegrationInfo:
+    """The intake's view of a stored integration, with its rules and maps parsed once."""
+    config = dict(config or {})
+    rules = tuple(
+        RoutingRule(
+            matchers=matchers_from_object(rule.get("match", {}), field="match"),
+            route_to=rule.get("service_id"),
+            set_severity=Severity(rule["severity"]) if rule.get("severity") else None,
+            drop=bool(rule.get("drop")),
+        )
+        for rule in config.get("routing_rules") or ()
+    )
+    severity_map = {
+        str(k).lower(): Severity(v) for k, v in (config.get("severity_map") or {}).items()
+    }
+    return IntegrationInfo(
+        id=id,
+        type=type,
+        service_id=service_id,
+        config=config,
+        rules=rules,
+        severity_map=severity_map,
+        name=name,
+    )
 
 
 def _audit(session: Session, ctx: Context, action: str, integration: Integration) -> None:

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from fireline.domain.alert_rules import matchers_from_object
 from fireline.domain.roles import Role
 from fireline.domain.timeline import EventKind
 from fireline.errors import InvalidField, NotFound
-from fireline.ingest import routing
 from fireline.store.models.alerts import Alert, MaintenanceWindow, Silence
 from fireline.store.repos import alerts as alert_repo
 from fireline.store.repos import audit
@@ -130,7 +130,7 @@ def create_silence(
     service: lookups.Ref | None = None,
 ) -> Silence:
     ctx.actor.require(Role.RESPONDER)
-    routing.check_matchers(matchers, field="matchers")
+    matchers_from_object(matchers, field="matchers")
     if not matchers:
         raise InvalidField(
             "matchers", "at least one matcher (a silence of everything is an outage)"
@@ -178,7 +178,7 @@ def update_silence(ctx: Context, silence_id: int, changes: dict[str, Any]) -> Si
         if silence is None:
             raise NotFound(f"no silence {silence_id}", field="silence")
         if "matchers" in changes:
-            routing.check_matchers(changes["matchers"], field="matchers")
+            matchers_from_object(changes["matchers"], field="matchers")
             if not changes["matchers"]:
                 raise InvalidField("matchers", "at least one matcher")
             silence.matchers = changes["matchers"]

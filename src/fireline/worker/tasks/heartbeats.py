@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from fireline.ingest.signals import IntegrationInfo, Signal, Submission
+from fireline.domain.alert_grouping import Action, AlertEvent, Severity
 from fireline.store.models.alerts import Alert, Integration
-from fireline.usecases import alerts
+from fireline.usecases import alerts, integrations
 from fireline.usecases.context import Context
+from fireline.usecases.submissions import Incoming, Submission
 from fireline.worker.registry import registry
 
 HEARTBEAT_KEY = "heartbeat:missed"
@@ -43,18 +44,19 @@ def check(ctx: Context, now: datetime) -> None:
         if now - last <= interval or row.id in already:
             continue
         minutes = int((now - last).total_seconds() // 60)
-        info = IntegrationInfo(
-            id=row.id, type=row.type, service_id=row.service_id, config=dict(row.config)
+        info = integrations.info_of(
+            id=row.id, type=row.type, service_id=row.service_id, config=row.config, name=row.name
         )
-        signal = Signal(
-            action="trigger",
+        event = AlertEvent(
+            source="heartbeat",
+            action=Action.TRIGGER,
             dedup_key=HEARTBEAT_KEY,
             summary=f"Heartbeat '{row.name}' missed: no ping for {minutes} min "
             f"(expected every {interval.total_seconds() / 60:.0f} min)",
-            severity="critical",
+            severity=Severity.CRITICAL,
             labels={"alertname": "HeartbeatMissed", "heartbeat": row.name},
-            service_id=row.service_id,
         )
-        due.append(Submission(integration=info, signals=[signal], touch=False))
+        incoming = Incoming(event, row.service_id)
+        due.append(Submission(integration=info, alerts=[incoming], touch=False))
     if due:
         alerts.ingest(ctx, due)

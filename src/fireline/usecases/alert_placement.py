@@ -1,0 +1,283 @@
+"""Where new alerts go: suppressed (maintenance, silence, flapping) or into an incident.
+
+Part of `usecases.alerts.ingest_tx`, in its transaction. The rules are the domain's, applied in
+this order: `alert_rules.active_maintenance`, `matching_silence`, `is_flapping`, then
+`alert_grouping.decide_group` against the service's open incident groups (opening an incident
+through `incidents.declare_tx`, priority from the service's severity map, when none fits).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from fireline.domain import alert_rules as rules
+from fireline.domain import incident_lifecycle as lifecycle
+from fireline.domain.alert_grouping import (
+    AlertEvent,
+    GroupingMode,
+    GroupingRule,
+    OpenGroup,
+    SeverityMap,
+    decide_group,
+    grouping_key,
+)
+from fireline.domain.alert_rules import FlapPolicy
+from fireline.errors import InvalidField
+from fireline.store.models import Incident
+from fireline.store.models.alerts import (
+    AlertGroup,
+    MaintenanceWindow,
+    ServiceAlertSettings,
+    Silence,
+)
+from fireline.usecases import alert_settings, incidents
+from fireline.usecases.context import Context
+from fireline.usecases.submissions import Outcome
+
+log = logging.getLogger("fireline.alerts")
+OPEN_INCIDENT = [s.value for s in lifecycle.OPEN_STATUSES]
+CHUNK = 900
+History = dict[tuple[int, str], list[tuple[datetime, datetime | None, bool]]]
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    """`items` in slices of at most `size` (bounded IN lists)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(slots=True)
+class PendingAlert:
+    """An open alert as seen by this batch (a stored row or one about to be inserted)."""
+
+    integration_id: int
+    dedup_key: str
+    service_id: int
+    id: int | None = None
+    status: str = "firing"
+    starts_at: datetime | None = None
+    incident_id: int | None = None
+    bump: int = 0
+    acked: bool = False
+    resolved: bool = False
+    new: dict[str, Any] | None = None
+    event: AlertEvent | None = None
+    listed: bool = False
+    outcomes: list[tuple[Outcome, int]] = field(default_factory=list)
+
+
+def _rules(conf: dict[str, Any]) -> tuple[GroupingRule, SeverityMap, FlapPolicy]:
+    """A service's merged settings as domain rules (validated when they were stored)."""
+    window = timedelta(minutes=int(conf["flap"]["window_minutes"]))
+    return (
+        GroupingRule.from_mapping(conf["grouping"]),
+        SeverityMap.from_mapping(conf["severity_map"]),
+        FlapPolicy(changes=int(conf["flap"]["max_opens"]), window=window, quiet=window),
+    )
+
+
+def _silences(rows: Sequence[Any]) -> list[rules.Silence]:
+    found = []
+    for row in rows:
+        try:
+            matchers = rules.matchers_from_object(row.matchers)
+            found.append(
+                rules.Silence(
+                    matchers=matchers,
+                    starts_at=row.starts_at,
+                    ends_at=row.ends_at,
+                    id=row.id,
+                    service_id=row.service_id,
+                )
+            )
+        except InvalidField:
+            log.warning("silence %s has unusable matchers; ignored", row.id)
+    return found
+
+
+def place_new(
+    session: Session,
+    ctx: Context,
+    created: list[PendingAlert],
+    history: History,
+    now: datetime,
+) -> None:
+    """Decide suppression and the incident of every new alert (opening incidents as needed).
+
+    The order is the domain's: maintenance, silences, flapping, then grouping.
+    """
+    services = sorted({s.service_id for s in created})
+    stored: dict[int, dict[str, Any]] = {
+        sid: conf
+        for sid, conf in session.execute(
+            select(ServiceAlertSettings.service_id, ServiceAlertSettings.settings).where(
+                ServiceAlertSettings.service_id.in_(services)
+            )
+        ).tuples()
+    }
+    conf = {sid: _rules(alert_settings.merged(stored.get(sid))) for sid in services}
+    windows = [
+        rules.MaintenanceWindow(
+            service_id=row.service_id, starts_at=row.starts_at, ends_at=row.ends_at, id=row.id
+        )
+        for row in session.execute(
+            select(
+                MaintenanceWindow.id,
+                MaintenanceWindow.service_id,
+                MaintenanceWindow.starts_at,
+                MaintenanceWindow.ends_at,
+            ).where(
+                MaintenanceWindow.service_id.in_(services),
+                MaintenanceWindow.starts_at <= now,
+                MaintenanceWindow.ends_at > now,
+            )
+        )
+    ]
+    silences = _silences(
+        session.execute(
+            select(
+                Silence.id, Silence.service_id, Silence.matchers, Silence.starts_at, Silence.ends_at
+            ).where(
+                or_(Silence.service_id.in_(services), Silence.service_id.is_(None)),
+                Silence.starts_at <= now,
+                Silence.ends_at > now,
+            )
+        ).all()
+    )
+    needs_group: list[tuple[PendingAlert, str]] = []
+    for state in created:
+        row = state.new
+        assert row is not None and state.event is not None
+        event = state.event
+        grouping, _, flap = conf[state.service_id]
+        window = rules.active_maintenance(state.service_id, windows, now=now)
+        if window is not None:
+            row["suppressed"] = True
+            row["suppressed_reason"] = f"maintenance:{window.id}"
+            continue
+        silence = rules.matching_silence(event, silences, now=now, service_id=state.service_id)
+        if silence is not None:
+            row["suppressed"] = True
+            row["suppressed_reason"] = f"silence:{silence.id}"
+            continue
+        past = history.get((state.integration_id, state.dedup_key), [])
+        opens = [first for first, _, _ in past] + [now]
+        was_flapping = bool(past) and max(past)[2]
+        if rules.is_flapping(opens, now=now, was_flapping=was_flapping, policy=flap):
+            recent = sum(1 for t in opens if now - t <= flap.window)
+            row["suppressed"] = True
+            row["flapping"] = True
+            row["suppressed_reason"] = (
+                f"flapping: opened {recent} times in {flap.window.total_seconds() / 60:.0f} min"
+            )
+            continue
+        key = grouping_key(grouping, event, now=now)
+        needs_group.append((state, key))
+    if not needs_group:
+        return
+    candidates = _open_groups(session, needs_group, conf, now)
+    for state, _ in needs_group:
+        assert state.new is not None and state.event is not None
+        grouping, severity_map, _ = conf[state.service_id]
+        groups = candidates.setdefault(state.service_id, [])
+        decision = decide_group(grouping, state.event, groups, now=now)
+        if decision.join is not None:
+            incident_id = decision.join.id
+        else:
+            incident_id = _open_incident(session, ctx, state, severity_map, decision.key, now)
+            groups.append(OpenGroup(id=incident_id, key=decision.key, opened_at=now))
+        state.new["group_key"] = decision.key
+        state.incident_id = incident_id
+        state.new["incident_id"] = incident_id
+
+
+def _open_groups(
+    session: Session,
+    wanted: list[tuple[PendingAlert, str]],
+    conf: dict[int, tuple[GroupingRule, SeverityMap, FlapPolicy]],
+    now: datetime,
+) -> dict[int, list[OpenGroup]]:
+    """The open incident groups per service that the batch's alerts could join.
+
+    Keyed modes fetch the groups with the batch's keys; `time_window` services fetch the groups
+    opened within their window. `OpenGroup.id` is the incident id.
+    """
+    result: dict[int, list[OpenGroup]] = {}
+    keyed = sorted({(s.service_id, k) for s, k in wanted})
+    windowed = {
+        s.service_id: conf[s.service_id][0].window_minutes or 0
+        for s, _ in wanted
+        if conf[s.service_id][0].mode is GroupingMode.TIME_WINDOW
+    }
+    base = (
+        select(
+            AlertGroup.service_id,
+            AlertGroup.group_key,
+            AlertGroup.incident_id,
+            AlertGroup.opened_at,
+        )
+        .join(Incident, Incident.id == AlertGroup.incident_id)
+        .where(Incident.status.in_(OPEN_INCIDENT))
+    )
+    queries = []
+    services = sorted({s for s, _ in keyed})
+    for part in chunks(sorted({k for _, k in keyed})):
+        queries.append(
+            base.where(AlertGroup.service_id.in_(services), AlertGroup.group_key.in_(part))
+        )
+    if windowed:
+        since = now - timedelta(minutes=max(windowed.values()))
+        queries.append(
+            base.where(AlertGroup.service_id.in_(sorted(windowed)), AlertGroup.opened_at >= since)
+        )
+    seen: set[int] = set()
+    for query in queries:
+        for row in session.execute(query):
+            if row.incident_id in seen:
+                continue
+            seen.add(row.incident_id)
+            result.setdefault(row.service_id, []).append(
+                OpenGroup(id=row.incident_id, key=row.group_key, opened_at=row.opened_at)
+            )
+    return result
+
+
+def _open_incident(
+    session: Session,
+    ctx: Context,
+    state: PendingAlert,
+    severity_map: SeverityMap,
+    key: str,
+    now: datetime,
+) -> int:
+    assert state.event is not None
+    event = state.event
+    impact, urgency = severity_map.lookup(event.severity)
+    title = (event.summary or event.dedup_key).strip()[:300] or "Alert"
+    incident = incidents.declare_tx(
+        session,
+        ctx,
+        incidents.IncidentDraft(
+            title=title,
+            description=event.annotations.get("description", "")[:50_000],
+            services=[state.service_id],
+            impact=impact,
+            urgency=urgency,
+            source=incidents.Source.MONITORING,
+            detected_at=now,
+            fingerprint=(event.fingerprint or event.dedup_key)[:255],
+        ),
+    )
+    session.add(
+        AlertGroup(
+            service_id=state.service_id, group_key=key, incident_id=incident.id, opened_at=now
+        )
+    )
+    return incident.id

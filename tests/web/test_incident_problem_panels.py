@@ -1,0 +1,74 @@
+"""Problem panels on the incident page: loaded lazily, they show a matching known error's
+workaround (with why it matched), the linked problems and a way to open one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from tests.api.helpers import declare
+from tests.conftest import Person
+
+from fireline.usecases import catalog, known_errors, problems
+from fireline.usecases.context import Context
+from fireline.usecases.known_errors import KnownErrorDraft
+
+SignedIn = Callable[[Person], str]
+XSS = "<script>alert(1)</script>"
+
+
+def test_incident_page_loads_the_panels_lazily(
+    client: TestClient, responder: Person, signed_in: SignedIn
+) -> None:
+    incident = declare(client, responder)
+    signed_in(responder)
+    page = client.get(f"/incidents/{incident['ref']}")
+    assert page.status_code == 200
+    assert f'hx-get="/incidents/{incident["ref"]}/problem-panels"' in page.text
+    assert 'hx-trigger="load"' in page.text
+
+
+def test_panels_show_the_known_error_workaround_and_linked_problems(
+    client: TestClient, ctx: Context, responder: Person, signed_in: SignedIn
+) -> None:
+    catalog.create_service(ctx, name="db")
+    known_errors.create(
+        ctx,
+        KnownErrorDraft(
+            title="Connection pool exhausted",
+            symptoms="connection pool exhausted on primary",
+            workaround=f"Raise `max_connections` then restart pgbouncer {XSS}",
+            services=("db",),
+            keywords=("pool", "exhausted"),
+        ),
+    )
+    incident = declare(
+        client, responder, title="Connection pool exhausted on db-7", services=["db"]
+    )
+    known_errors.match_incident(ctx, incident["ref"])
+    problems.create(
+        ctx,
+        problems.ProblemDraft(title="Pool sizing too small", incidents=(incident["ref"],)),
+    )
+    signed_in(responder)
+
+    panels = client.get(f"/incidents/{incident['ref']}/problem-panels")
+
+    assert panels.status_code == 200
+    html = panels.text
+    assert "Known error: " in html and "Connection pool exhausted</a>" in html
+    assert "<code>max_connections</code>" in html and XSS not in html
+    assert "Matched on " in html and "pool" in html.split("Matched on ")[1]
+    assert 'href="/problems/PRB-1"' in html and "Pool sizing too small" in html
+    assert f"/problems/new?incidents={incident['ref']}" in html
+
+
+def test_panels_for_an_incident_without_links_offer_to_open_a_problem(
+    client: TestClient, responder: Person, viewer: Person, signed_in: SignedIn
+) -> None:
+    incident = declare(client, responder, title="Odd blip")
+    signed_in(viewer)
+    html = client.get(f"/incidents/{incident['ref']}/problem-panels").text
+    assert "Not linked to a problem." in html
+    assert "Open a problem from" not in html  # viewers cannot open problems
+    assert client.get("/incidents/INC-999/problem-panels").status_code == 404

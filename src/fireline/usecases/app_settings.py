@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 from fireline.domain.priority import PriorityMatrix
 from fireline.domain.roles import Role
 from fireline.store.models import AppSetting
-from fireline.store.repos import audit
 from fireline.usecases.context import Context
 
 PRIORITY_MATRIX = "priority_matrix"
@@ -40,14 +39,12 @@ def set_priority_matrix(ctx: Context, raw: dict[str, Any]) -> PriorityMatrix:
         else:
             row.value = matrix.to_mapping()
             row.updated_at = now
-        audit.record(
+        ctx.audit(
             session,
-            at=now,
-            actor_id=ctx.actor.user_id,
-            actor_label=ctx.actor.label,
-            action="settings.priority_matrix",
-            target_type="setting",
-            target_id=PRIORITY_MATRIX,
-            data={"before": before, "after": matrix.to_mapping()},
+            "settings.priority_matrix",
+            "setting",
+            PRIORITY_MATRIX,
+            before=before,
+            after=matrix.to_mapping(),
         )
     return matrix

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from fireline.domain.roles import Role, TeamRole
 from fireline.errors import Conflict, InvalidField, NotFound
 from fireline.store.models import Category, Service, ServiceDependency, Team, TeamMember, User
-from fireline.store.repos import audit
 from fireline.usecases import lookups
 from fireline.usecases.context import Context
 
@@ -24,21 +23,6 @@ def _name(value: str, field: str = "name", limit: int = 120) -> str:
     if not name or len(name) > limit:
         raise InvalidField(field, f"must be 1-{limit} characters")
     return name
-
-
-def _audit(
-    session: Session, ctx: Context, action: str, target: str, ident: Any, **data: Any
-) -> None:
-    audit.record(
-        session,
-        at=ctx.clock.now(),
-        actor_id=ctx.actor.user_id,
-        actor_label=ctx.actor.label,
-        action=action,
-        target_type=target,
-        target_id=ident,
-        data=data,
-    )
 
 
 # ---------------------------------------------------------------- teams
@@ -60,7 +44,7 @@ def create_team(
         session.add(team)
         session.flush()
         _set_members(session, team, members)
-        _audit(session, ctx, "team.create", "team", team.id, name=clean)
+        ctx.audit(session, "team.create", "team", team.id, name=clean)
     return team
 
 
@@ -89,7 +73,7 @@ def update_team(
             team.description = description[:2000]
         if members is not None:
             _set_members(session, team, members)
-        _audit(session, ctx, "team.update", "team", team.id, name=team.name)
+        ctx.audit(session, "team.update", "team", team.id, name=team.name)
     return team
 
 
@@ -129,7 +113,7 @@ def delete_team(ctx: Context, team_id: int) -> None:
         team = session.get(Team, team_id)
         if team is None:
             raise NotFound(f"no team {team_id}", field="team")
-        _audit(session, ctx, "team.delete", "team", team.id, name=team.name)
+        ctx.audit(session, "team.delete", "team", team.id, name=team.name)
         session.delete(team)
 
 
@@ -161,7 +145,7 @@ def create_service(
         session.add(service)
         session.flush()
         _set_dependencies(session, service, depends_on)
-        _audit(session, ctx, "service.create", "service", service.id, name=clean)
+        ctx.audit(session, "service.create", "service", service.id, name=clean)
     return service
 
 
@@ -192,7 +176,7 @@ def update_service(ctx: Context, service_id: int, changes: dict[str, Any]) -> Se
             service.tier = _tier(changes["tier"])
         if "depends_on" in changes:
             _set_dependencies(session, service, changes["depends_on"] or [])
-        _audit(session, ctx, "service.update", "service", service.id, fields=sorted(changes))
+        ctx.audit(session, "service.update", "service", service.id, fields=sorted(changes))
     return service
 
 
@@ -265,7 +249,7 @@ def delete_service(ctx: Context, service_id: int) -> None:
         service = session.get(Service, service_id)
         if service is None:
             raise NotFound(f"no service {service_id}", field="service")
-        _audit(session, ctx, "service.delete", "service", service.id, name=service.name)
+        ctx.audit(session, "service.delete", "service", service.id, name=service.name)
         session.delete(service)
 
 
@@ -288,7 +272,7 @@ def create_category(ctx: Context, *, name: str, description: str = "") -> Catego
         category = Category(name=clean, description=description[:500], built_in=False)
         session.add(category)
         session.flush()
-        _audit(session, ctx, "category.create", "category", category.id, name=clean)
+        ctx.audit(session, "category.create", "category", category.id, name=clean)
     return category
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,7 @@ from fireline.clock import Clock
 from fireline.config import Settings
 from fireline.domain.roles import Role
 from fireline.errors import Conflict, Forbidden, StaleUpdate
+from fireline.store.repos import audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,21 @@ class Context:
 
     def as_actor(self, actor: Actor) -> Context:
         return replace(self, actor=actor)
+
+    def audit(
+        self, session: Session, action: str, target_type: str, target_id: str | int, **data: Any
+    ) -> None:
+        """Append an admin action by this actor, now, to the audit log, in `session`."""
+        audit.record(
+            session,
+            at=self.clock.now(),
+            actor_id=self.actor.user_id,
+            actor_label=self.actor.label,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            data=data,
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -17,7 +17,6 @@ from fireline import security
 from fireline.domain.roles import Role
 from fireline.errors import Conflict, Forbidden, InvalidField, NotFound, TooManyRequests
 from fireline.store.models import ApiToken, LoginFailure, User, WebSession
-from fireline.store.repos import audit
 from fireline.usecases.context import Actor, Context
 
 TOKEN_PREFIX = "flt"  # noqa: S105 - a label, not a secret
@@ -27,21 +26,6 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,60}$|^[^@\s]{1,64}@l
 
 def actor_for(user: User) -> Actor:
     return Actor(user_id=user.id, label=user.email, role=Role(user.role))
-
-
-def _audit(
-    session: Session, ctx: Context, action: str, target: str, ident: Any, **data: Any
-) -> None:
-    audit.record(
-        session,
-        at=ctx.clock.now(),
-        actor_id=ctx.actor.user_id,
-        actor_label=ctx.actor.label,
-        action=action,
-        target_type=target,
-        target_id=ident,
-        data=data,
-    )
 
 
 # ---------------------------------------------------------------- users
@@ -102,7 +86,7 @@ def create_user(
         )
         session.add(user)
         session.flush()
-        _audit(session, ctx, "user.create", "user", user.id, email=address, role=role.value)
+        ctx.audit(session, "user.create", "user", user.id, email=address, role=role.value)
     return user
 
 
@@ -152,7 +136,7 @@ def update_user(ctx: Context, user_id: int, changes: dict[str, Any]) -> User:
             user.password_hash = security.hash_password(changes["password"])
             recorded["password"] = "changed"  # noqa: S105
         if recorded:
-            _audit(session, ctx, "user.update", "user", user.id, **recorded)
+            ctx.audit(session, "user.update", "user", user.id, **recorded)
     return user
 
 
@@ -323,7 +307,7 @@ def create_token(
         )
         session.add(token)
         session.flush()
-        _audit(session, ctx, "token.create", "api_token", token.id, user_id=owner_id, name=label)
+        ctx.audit(session, "token.create", "api_token", token.id, user_id=owner_id, name=label)
     return IssuedToken(token=token, secret=secret)
 
 
@@ -365,5 +349,5 @@ def revoke_token(ctx: Context, token_id: int) -> ApiToken:
             raise Forbidden("you can only revoke your own tokens")
         if token.revoked_at is None:
             token.revoked_at = ctx.clock.now()
-            _audit(session, ctx, "token.revoke", "api_token", token.id, user_id=token.user_id)
+            ctx.audit(session, "token.revoke", "api_token", token.id, user_id=token.user_id)
     return token

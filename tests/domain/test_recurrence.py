@@ -1,21 +1,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from itertools import combinations
-
-import pytest
 
 from fireline.domain.recurrence import (
     DEFAULT_THRESHOLD,
     IncidentFeatures,
     SimilarityIndex,
-    cluster,
     corpus_stats,
+    rank_similar,
     similarity,
     stable_labels,
 )
-from fireline.errors import InvalidField
-from fireline.synthetic import GeneratorConfig, generate
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 _next_id = iter(range(1, 10_000))
@@ -128,42 +123,6 @@ def test_labels_naming_one_machine_or_event_are_ignored() -> None:
     assert sorted(stable_labels(labels)) == ["alertname=diskfull", "team=payments"]
 
 
-def test_clustering_groups_recurrences_and_leaves_one_offs_out() -> None:
-    pools = [
-        incident(
-            f"Connection pool exhausted on web-{n}",
-            f"All {10 + n} connections to checkout-db in use; requests waiting {n}s on pod-{n}.",
-            day=n * 3,
-        )
-        for n in range(5)
-    ]
-    lags = [
-        incident(
-            f"Consumer lag on topic orders-events growing ({n * 1000} messages)",
-            f"Consumer group orders-consumers lagging after rebalance on worker-{n}.",
-            service="orders-worker",
-            day=n * 4 + 1,
-        )
-        for n in range(4)
-    ]
-    found = cluster([*pools, *lags, CERT, *BACKGROUND])
-    assert [set(c.refs) for c in found] == [{i.ref for i in pools}, {i.ref for i in lags}]
-    biggest = found[0]
-    assert biggest.reasons[0] == "5 incidents over 12 days"
-    assert "service checkout-api (5 of 5)" in biggest.reasons
-    assert any(r.startswith("shared words: ") and "pool" in r for r in biggest.reasons)
-    assert biggest.first_seen == T0 and biggest.last_seen == T0 + timedelta(days=12)
-    assert 0.5 < biggest.score <= 1.0
-
-
-def test_clustering_rejects_nonsense_bounds() -> None:
-    with pytest.raises(InvalidField) as raised:
-        cluster([POOL_A, POOL_B], min_size=1)
-    assert raised.value.field == "min_size"
-    with pytest.raises(InvalidField):
-        cluster([POOL_A, POOL_B], threshold=0.0)
-
-
 def test_similar_past_incidents_come_best_first_with_reasons_and_never_the_query() -> None:
     index = SimilarityIndex([POOL_A, POOL_B, CERT, *BACKGROUND])
     found = index.similar(POOL_A)
@@ -180,16 +139,8 @@ def test_similar_finds_matches_through_a_fingerprint_alone() -> None:
     assert "same alert fingerprint aa11bb22cc33" in found[0].reasons
 
 
-def test_clustering_a_generated_history_recovers_its_causes() -> None:
-    history = generate(GeneratorConfig(incidents=600, seed=3))
-    label = {i.features.id: i.cause for i in history.incidents}
-    found = cluster([i.features for i in history.incidents])
-    true_pairs = pairs = 0
-    for group in found:
-        for a, b in combinations(group.incident_ids, 2):
-            pairs += 1
-            true_pairs += label[a] is not None and label[a] == label[b]
-    causes = [i.cause for i in history.incidents if i.cause is not None]
-    all_true = sum(n * (n - 1) // 2 for n in (causes.count(c) for c in set(causes)))
-    assert true_pairs / pairs >= 0.85  # precision
-    assert true_pairs / all_true >= 0.8  # recall
+def test_ranking_candidates_found_elsewhere_uses_stored_words_and_explains() -> None:
+    stored = {POOL_B.id: ["connect", "pool", "exhaust", "connect", "pool", "exhaust"]}
+    found = rank_similar(POOL_A, [POOL_A, POOL_B, CERT], stats=STATS, words=stored)
+    assert [s.ref for s in found] == [POOL_B.ref]
+    assert "shared words: connection, exhausted, pool" in found[0].reasons

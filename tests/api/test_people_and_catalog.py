@@ -221,3 +221,30 @@ def test_null_user_fields_are_refused_not_applied(
         assert response.status_code == 422, (field, response.text)
         assert error_of(response)["field"] == field
     assert client.get("/api/v1/me", headers=responder.headers).json()["is_active"] is True
+
+
+def test_admins_read_the_audit_log_newest_first_and_filtered(
+    client: TestClient, admin: Person, make_person: Callable[..., Person]
+) -> None:
+    h = admin.headers
+    manager = make_person(Role.MANAGER)
+    made = client.post("/api/v1/tokens", json={"name": "ci deploys"}, headers=h).json()
+    client.delete(f"/api/v1/tokens/{made['id']}", headers=h)
+    client.put("/api/v1/settings/priority-matrix", json={"matrix": DEFAULT_MATRIX}, headers=h)
+
+    page = client.get("/api/v1/audit-log", params={"limit": 2}, headers=h).json()
+    assert [e["action"] for e in page["items"]] == ["settings.priority_matrix", "token.revoke"]
+    assert page["items"][0]["actor_label"] == admin.email
+    older = client.get(
+        "/api/v1/audit-log", params={"limit": 2, "cursor": page["next_cursor"]}, headers=h
+    ).json()
+    assert older["items"][0]["action"] == "token.create"
+    assert older["items"][0]["data"]["name"] == "ci deploys"
+    assert "secret" not in str(older["items"][0]["data"]) and made["token"] not in str(older)
+
+    tokens_only = client.get("/api/v1/audit-log", params={"action": "token"}, headers=h).json()
+    assert {e["action"] for e in tokens_only["items"]} == {"token.create", "token.revoke"}
+
+    refused = client.get("/api/v1/audit-log", headers=manager.headers)
+    assert refused.status_code == 403
+    assert client.get("/api/v1/audit-log").status_code == 401

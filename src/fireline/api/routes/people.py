@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from fireline.api.deps import Admin, AuthDep, Manager, Viewer
-from fireline.api.schemas.common import NamedRef
+from fireline.api.schemas.common import NamedRef, Page
 from fireline.api.schemas.people import (
+    AuditEntryOut,
     CategoryCreate,
     CategoryOut,
     PriorityMatrixIn,
@@ -28,7 +29,7 @@ from fireline.api.schemas.people import (
     UserUpdate,
 )
 from fireline.store.models import Service, Team
-from fireline.usecases import app_settings, catalog, identity
+from fireline.usecases import app_settings, audit_log, catalog, identity
 from fireline.usecases.context import Context
 
 router = APIRouter(prefix="/api/v1")
@@ -264,3 +265,31 @@ def put_priority_matrix(body: PriorityMatrixIn, auth: Admin) -> PriorityMatrixOu
     """Replace the matrix (admin, audited)."""
     matrix = app_settings.set_priority_matrix(auth.ctx, body.matrix)
     return PriorityMatrixOut(matrix=matrix.to_mapping())
+
+
+# ---------------------------------------------------------------- audit log
+
+
+@router.get("/audit-log", response_model=Page[AuditEntryOut], tags=["audit"])
+def list_audit_log(
+    auth: Admin,
+    action: Annotated[
+        str | None, Query(max_length=60, description="`token` or `token.create`")
+    ] = None,
+    target_type: Annotated[str | None, Query(max_length=40)] = None,
+    actor_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[AuditEntryOut]:
+    """Administrative actions (users, roles, tokens, settings, integrations), newest first."""
+    entries, next_cursor = audit_log.list_entries(
+        auth.ctx,
+        cursor=cursor,
+        limit=limit,
+        action=action,
+        target_type=target_type,
+        actor_id=actor_id,
+    )
+    return Page[AuditEntryOut](
+        items=[AuditEntryOut.model_validate(e) for e in entries], next_cursor=next_cursor
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
@@ -129,6 +129,17 @@ class TokenOut(Out):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+class AuditEntryOut(Out):
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_label: str
+    action: str = Field(description="What was done, e.g. `token.create`, `user.update`.")
+    target_type: str
+    target_id: str
+    data: dict[str, Any] = Field(description="Details of the change (never secrets).")
 
 
 class TokenIssued(TokenOut):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from tests.api.helpers import declare, error_of, row_counts, timeline
@@ -10,6 +12,11 @@ from tests.problems.helpers import act, create_problem
 
 from fireline.usecases import catalog
 from fireline.usecases.context import Context
+from fireline.worker import runner
+
+FIXTURES = Path("/work/shared/fixtures/alertmanager")
+if not FIXTURES.exists():  # a checkout outside the shared workspace
+    FIXTURES = Path(__file__).resolve().parents[2].parent / "shared/fixtures/alertmanager"
 
 
 def _known_error(client: TestClient, person: Person, **fields: object) -> dict[str, object]:
@@ -150,3 +157,35 @@ def test_bad_known_error_input_is_named_and_writes_nothing(
     assert "fix_status" in error_of(bad_status)["field"]
     assert client.get("/api/v1/known-errors/KE-9", headers=h).status_code == 404
     assert row_counts(engine) == before
+
+
+def test_alert_labels_match_a_known_error_once_the_worker_has_seen_the_alert(
+    client: TestClient, responder: Person, admin: Person, ctx: Context
+) -> None:
+    firing = (FIXTURES / "firing.json").read_bytes()
+    catalog.create_service(ctx, name="checkout")
+    known = _known_error(
+        client,
+        responder,
+        title="Synthetic probe noise",
+        symptoms="",
+        labels={"alertname": "FirelineBenchAlwaysFiring"},
+    )
+    integration = client.post(
+        "/api/v1/integrations",
+        json={"type": "alertmanager", "service": "checkout", "name": "am"},
+        headers=admin.headers,
+    ).json()
+    sent = client.post(
+        "/hooks/alertmanager",
+        content=firing,
+        headers={"Authorization": f"Bearer {integration['key']}"},
+    )
+    assert sent.status_code == 202, sent.text
+    runner.drain(ctx)
+    [incident] = client.get("/api/v1/incidents", headers=responder.headers).json()["items"]
+    matched = client.get(
+        f"/api/v1/incidents/{incident['ref']}/known-errors", headers=responder.headers
+    ).json()["matches"]
+    assert [m["known_error"]["ref"] for m in matched] == [known["ref"]]
+    assert "labels alertname=FirelineBenchAlwaysFiring" in matched[0]["reasons"]

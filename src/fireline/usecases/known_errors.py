@@ -10,7 +10,7 @@ known errors this costs one `LIMIT 1` query.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -204,7 +204,11 @@ def set_fix_status_for_problem_tx(session: Session, problem: Problem, status: Fi
 
 
 def match_incident_tx(
-    session: Session, ctx: Context, incident: Incident
+    session: Session,
+    ctx: Context,
+    incident: Incident,
+    *,
+    extra_labels: Mapping[str, str] | None = None,
 ) -> list[IncidentKnownError]:
     """Match a new incident against the active known errors; record each match on the incident.
 
@@ -214,7 +218,9 @@ def match_incident_tx(
     if not repo.has_active_known_errors(session):
         return []
     candidates = repo.active_known_errors(session)
-    found = matching.match_known_errors(signal_of(incident), [criteria_of(k) for k in candidates])
+    found = matching.match_known_errors(
+        signal_of(incident, extra_labels=extra_labels), [criteria_of(k) for k in candidates]
+    )
     if not found:
         return []
     by_id = {k.id: k for k in candidates}
@@ -269,12 +275,30 @@ def match_incident(ctx: Context, incident_key: str | int) -> list[IncidentKnownE
         return match_incident_tx(session, ctx, incident)
 
 
-def signal_of(incident: Incident) -> matching.Signal:
-    """The incident as the known-error matcher sees it."""
+def match_alerted_incident(ctx: Context, incident_id: int) -> list[IncidentKnownError]:
+    """Match an incident opened by an alert again, now with the alert's labels (worker).
+
+    At declaration the alert rows do not exist yet, so label matchers such as
+    `alertname=…` can only be checked once they are stored. Idempotent.
+    """
+    with ctx.transaction() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None or not repo.has_active_known_errors(session):
+            return []
+        labels = repo.alert_labels(session, [incident_id]).get(incident_id) or {}
+        if not labels:
+            return []
+        return match_incident_tx(session, ctx, incident, extra_labels=labels)
+
+
+def signal_of(
+    incident: Incident, *, extra_labels: Mapping[str, str] | None = None
+) -> matching.Signal:
+    """The incident as the known-error matcher sees it (its own labels win over alerts')."""
     return matching.Signal(
         text=f"{incident.title}\n{incident.description or ''}",
         service_ids=frozenset(s.service_id for s in incident.services),
-        labels={lb.key: lb.value for lb in incident.labels},
+        labels={**(extra_labels or {}), **{lb.key: lb.value for lb in incident.labels}},
     )
 
 

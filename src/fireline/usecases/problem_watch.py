@@ -318,7 +318,9 @@ def features(
     session: Session, incidents: Sequence[Incident]
 ) -> list[verification_rules.IncidentFacts]:
     """Incidents as the pure matching rules see them (services, labels, fingerprint, text)."""
-    labels = repo.incident_labels(session, [i.id for i in incidents])
+    ids = [i.id for i in incidents]
+    labels = repo.incident_labels(session, ids)
+    from_alerts = repo.alert_labels(session, ids)
     return [
         verification_rules.IncidentFacts(
             ref=incident_cases.ref_of(incident),
@@ -326,7 +328,7 @@ def features(
             description=incident.description or "",
             service_ids=frozenset(s.service_id for s in incident.services),
             fingerprint=incident.fingerprint,
-            labels=labels.get(incident.id, {}),
+            labels={**from_alerts.get(incident.id, {}), **labels.get(incident.id, {})},
         )
         for incident in incidents
     ]

@@ -14,6 +14,7 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from fireline.store.models import Incident, IncidentLabel, IncidentService
+from fireline.store.models.alerts import Alert
 from fireline.store.models.problems import (
     IncidentKnownError,
     KnownError,
@@ -166,6 +167,26 @@ def incident_labels(session: Session, incident_ids: Sequence[int]) -> dict[int, 
         select(IncidentLabel).where(IncidentLabel.incident_id.in_(incident_ids))
     ):
         result[label.incident_id][label.key] = label.value
+    return result
+
+
+def alert_labels(session: Session, incident_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """Labels of the alerts attached to each incident (first alert wins on a clash)."""
+    result: dict[int, dict[str, str]] = {i: {} for i in incident_ids}
+    if not incident_ids:
+        return result
+    rows = session.execute(
+        select(Alert.incident_id, Alert.labels)
+        .where(Alert.incident_id.in_(incident_ids))
+        .order_by(Alert.id)
+    ).tuples()
+    for incident_id, labels in rows:
+        if incident_id is None or not isinstance(labels, dict):
+            continue
+        target = result.setdefault(incident_id, {})
+        for key, value in labels.items():
+            if isinstance(value, str | int | float | bool):
+                target.setdefault(str(key), str(value))
     return result
 
 

@@ -4,6 +4,8 @@
                                                       create one (idempotent)
     incident.triggered  -> problems.check_recurrence  a watched problem whose fix did not hold
                                                       is reopened with the evidence
+                        -> problems.match_alert_known_errors
+                                                      known errors matched on alert labels
     every 15 minutes    -> problems.verify_fixes      watch periods that ended quietly mark
                                                       the fix verified
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fireline.usecases import problem_watch
+from fireline.usecases import known_errors, problem_watch
 from fireline.usecases.context import Context
 from fireline.worker.registry import Event, registry
 
@@ -33,6 +35,14 @@ def check_recurrence(ctx: Context, event: Event) -> None:
     if event.data.get("imported"):
         return
     problem_watch.check_recurrence(ctx, int(event.data["incident_id"]))
+
+
+@registry.subscriber("incident.triggered", name="problems.match_alert_known_errors")
+def match_alert_known_errors(ctx: Context, event: Event) -> None:
+    """An incident opened by an alert: match known errors on the alert's labels too."""
+    if event.data.get("imported"):
+        return
+    known_errors.match_alerted_incident(ctx, int(event.data["incident_id"]))
 
 
 @registry.periodic("problems.verify_fixes", every=VERIFY_EVERY)

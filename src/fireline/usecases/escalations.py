@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from fireline.domain import escalation as esc
 from fireline.domain.incident_lifecycle import Status
@@ -352,7 +352,8 @@ def fire_step(ctx: Context, *, escalation_id: int, round_: int, level: int) -> s
         n_levels = 0 if policy is None else len(policy.levels)
         if _successor(row, max(n_levels, 1)) != (round_, level):
             return "stale"
-        incident = session.get(Incident, row.incident_id)
+        # Only the incident's own columns are needed: skip its eager collections (hot path).
+        incident = session.get(Incident, row.incident_id, options=[lazyload("*")])
         if incident is None or incident.status != Status.TRIGGERED.value:
             status = "deleted" if incident is None else incident.status
             if incident is not None:

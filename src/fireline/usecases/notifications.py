@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from fireline.domain import notification_rules as rules_domain
 from fireline.domain.incident_lifecycle import Status
@@ -319,7 +319,8 @@ def _notice(
 def prepare(ctx: Context, *, job_id: int, payload: dict[str, Any]) -> Delivery | str:
     """Build the delivery for a `notify.deliver` job, or return why it is skipped."""
     with ctx.transaction() as session:
-        incident = session.get(Incident, int(payload["incident_id"]))
+        # The notice needs only the service links: skip the other eager collections.
+        incident = session.get(Incident, int(payload["incident_id"]), options=[lazyload("*")])
         user = session.get(User, int(payload["user_id"]))
         if incident is None or user is None:
             return "incident or user deleted"

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import ssl
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -22,6 +24,18 @@ from fireline.integrations.signing import sign
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 USER_AGENT = "Fireline-Webhooks/1"
+_tls: ssl.SSLContext | None = None
+_tls_lock = threading.Lock()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs ~10-100 ms, far
+    more than a webhook POST on a fast network, so it must not happen per delivery."""
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = ssl.create_default_context()
+        return _tls
 
 
 class WebhookError(Exception):
@@ -58,7 +72,7 @@ def post_json(
     all_headers = {"content-type": "application/json", "user-agent": USER_AGENT}
     all_headers.update(headers or {})
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False, verify=_tls_context()) as client:
             response = client.post(url, content=body, headers=all_headers)
     except httpx.HTTPError as exc:
         raise WebhookError(f"{type(exc).__name__}: {exc}") from exc

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from tests.api.helpers import declare
 from tests.conftest import Person
 
-from fireline.usecases import catalog, known_errors, problems
+from fireline.usecases import catalog, known_errors, problems, recurrence
 from fireline.usecases.context import Context
 from fireline.usecases.known_errors import KnownErrorDraft
 
@@ -72,3 +72,33 @@ def test_panels_for_an_incident_without_links_offer_to_open_a_problem(
     assert "Not linked to a problem." in html
     assert "Open a problem from" not in html  # viewers cannot open problems
     assert client.get("/incidents/INC-999/problem-panels").status_code == 404
+
+
+def test_panels_list_similar_past_incidents_with_why(
+    client: TestClient, ctx: Context, responder: Person, signed_in: SignedIn
+) -> None:
+    catalog.create_service(ctx, name="orders-api")
+    refs = [
+        declare(
+            client,
+            responder,
+            title=f"Connection pool exhausted on {host}",
+            description=f"All {n} connections to orders-db in use on pod orders-api-{pod}.",
+            services=["orders-api"],
+        )["ref"]
+        for host, n, pod in [
+            ("web-17", 50, "x2k4p"),
+            ("web-3", 80, "q8z2m"),
+            ("ip-10-0-3-7", 64, "r7t9v"),
+        ]
+    ]
+    other = declare(client, responder, title="TLS certificate expired", services=["orders-api"])
+    recurrence.index_pending(ctx)  # the worker's job, run here without a worker
+    signed_in(responder)
+
+    html = client.get(f"/incidents/{refs[0]}/problem-panels").text
+
+    similar = html.split('id="similar-heading"')[1]
+    assert f'href="/incidents/{refs[1]}"' in similar and f'href="/incidents/{refs[2]}"' in similar
+    assert f'href="/incidents/{other["ref"]}"' not in similar
+    assert "Why: " in similar and "same service orders-api" in similar

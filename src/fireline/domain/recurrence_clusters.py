@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 
 from fireline.domain.recurrence import (
     DEFAULT_THRESHOLD,
@@ -197,21 +198,26 @@ _CANDIDATES = 10
 
 
 def _leader_pass(items: list[_Prepared], threshold: float) -> list[_Group]:
-    """Single pass in time order: join the best-matching group's centroid, or start one."""
+    """Single pass in time order: join the best-matching group's centroid, or start one.
+
+    Each blocking key (key term, @service, #fingerprint) lists the groups that used it, most
+    recently active last; an incident is scored against groups among the last few of its
+    keys, so a long-running cause stays in view however many new groups share its words.
+    """
     groups: list[_Group] = []
-    by_term: dict[str, list[int]] = {}
-    by_fingerprint: dict[str, list[int]] = {}
-    posted: list[set[str]] = []
+    by_key: dict[str, dict[int, None]] = {}
+    limit = _MAX_CANDIDATES_PER_TERM
     for item in items:
         hits: Counter[int] = Counter()
-        for fingerprint in item.fingerprints:
-            for index in by_fingerprint.get(fingerprint, ())[-_MAX_CANDIDATES_PER_TERM:]:
-                hits[index] += 2
-        terms = key_terms(item.text, limit=_KEY_TERMS) + [f"@{s}" for s in item.services]
-        for term in terms:
-            weight = 2 if term[0] == "@" else 1
-            for index in by_term.get(term, ())[-_MAX_CANDIDATES_PER_TERM:]:
-                hits[index] += weight
+        keys = key_terms(item.text, limit=_KEY_TERMS)
+        keys += [f"@{s}" for s in item.services]
+        keys += [f"#{f}" for f in item.fingerprints]
+        for key in keys:
+            posting = by_key.get(key)
+            if posting:
+                weight = 1 if key[0].isalnum() else 2
+                for index in islice(reversed(posting), limit):
+                    hits[index] += weight
         best, best_score = -1, threshold
         for index, _ in hits.most_common(_CANDIDATES):
             score = _item_score(item, groups[index])
@@ -220,16 +226,11 @@ def _leader_pass(items: list[_Prepared], threshold: float) -> list[_Group]:
         if best < 0:
             best = len(groups)
             groups.append(_Group(members=[]))
-            posted.append(set())
         groups[best].add(item)
-        for term in terms:
-            if term not in posted[best]:
-                posted[best].add(term)
-                by_term.setdefault(term, []).append(best)
-        for fingerprint in item.fingerprints:
-            if "#" + fingerprint not in posted[best]:
-                posted[best].add("#" + fingerprint)
-                by_fingerprint.setdefault(fingerprint, []).append(best)
+        for key in keys:
+            posting = by_key.setdefault(key, {})
+            posting.pop(best, None)
+            posting[best] = None  # most recently active last
     return groups
 
 
@@ -241,8 +242,9 @@ def _merge(groups: list[_Group], threshold: float) -> list[list[_Prepared]]:
     """
     by_key: dict[str, list[int]] = {}
     keys = [_group_keys(group) for group in groups]
-    for index, group in enumerate(groups):
-        if len(group.members) >= 2:
+    by_size = sorted(range(len(groups)), key=lambda i: -len(groups[i].members))
+    for index in by_size:  # postings list the largest groups first
+        if len(groups[index].members) >= 2:
             for key in keys[index]:
                 by_key.setdefault(key, []).append(index)
     pairs: list[tuple[float, int, int]] = []

@@ -146,8 +146,10 @@ class AlertEvent:
     truncated: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "action", Action(self.action))
-        object.__setattr__(self, "severity", Severity(self.severity))
+        if type(self.action) is not Action:
+            object.__setattr__(self, "action", Action(self.action))
+        if type(self.severity) is not Severity:
+            object.__setattr__(self, "severity", Severity(self.severity))
         if not self.dedup_key or len(self.dedup_key) > MAX_DEDUP_KEY:
             raise InvalidField("dedup_key", f"must be 1 to {MAX_DEDUP_KEY} characters")
         if len(self.summary) > MAX_SUMMARY:
@@ -158,8 +160,10 @@ class AlertEvent:
                 raise InvalidField(name, f"at most {MAX_LABELS} entries")
             object.__setattr__(self, name, MappingProxyType(dict(mapping)))
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
-        object.__setattr__(self, "links", tuple(self.links))
-        object.__setattr__(self, "images", tuple(self.images))
+        if type(self.links) is not tuple:
+            object.__setattr__(self, "links", tuple(self.links))
+        if type(self.images) is not tuple:
+            object.__setattr__(self, "images", tuple(self.images))
         for name in ("occurred_at", "starts_at", "ends_at"):
             value: datetime | None = getattr(self, name)
             if value is not None and value.utcoffset() is None:

@@ -162,7 +162,11 @@ def place_new(
             row["suppressed"] = True
             row["suppressed_reason"] = f"maintenance:{window.id}"
             continue
-        silence = rules.matching_silence(event, silences, now=now, service_id=state.service_id)
+        silence = (
+            rules.matching_silence(event, silences, now=now, service_id=state.service_id)
+            if silences
+            else None
+        )
         if silence is not None:
             row["suppressed"] = True
             row["suppressed_reason"] = f"silence:{silence.id}"

@@ -16,6 +16,7 @@ from fireline.domain.trends import (
     buckets,
     costliest,
     stack,
+    stack_days,
     suggested_size,
 )
 
@@ -110,3 +111,16 @@ def test_costliest_sums_time_to_resolve_and_counts_unresolved() -> None:
     assert (ranked[2].incidents, ranked[2].resolved, ranked[2].unresolved) == (2, 1, 1)
     assert ranked[2].total_seconds == 0
     assert costliest(spans, limit=1)[0].group == 2
+
+
+def test_stack_days_folds_day_counts_into_weeks() -> None:
+    rows = [
+        (date(2026, 3, 2), "db", 2),  # Monday
+        (date(2026, 3, 8), "db", 1),  # Sunday, same week
+        (date(2026, 3, 9), "api", 4),  # next Monday
+        (date(2026, 1, 1), "api", 9),  # outside the range's buckets
+    ]
+    series = stack_days(rows, start=MONDAY, end=MONDAY + timedelta(days=14), size=BucketSize.WEEK)
+    assert series.buckets == (date(2026, 3, 2), date(2026, 3, 9))
+    assert series.keys == ("api", "db")
+    assert series.counts == ((0, 3), (4, 0))

@@ -85,6 +85,16 @@ def test_incidents_per_service_per_day(ctx: Context, clock: FrozenClock) -> None
     assert series.total == 5  # cancelled and out-of-range incidents are left out
 
 
+def test_days_are_utc_days_on_both_backends(ctx: Context) -> None:
+    _past(ctx, "Just before midnight UTC", days_ago=9.5 / 24)  # 2026-03-01 23:30 UTC
+    _past(ctx, "Just after midnight UTC", days_ago=8.5 / 24)  # 2026-03-02 00:30 UTC
+    series = trends.incidents_over_time(
+        ctx, trends.window(now=NOW, range_="7d"), by=trends.Dimension.CATEGORY
+    )
+    by_day = dict(zip(series.buckets, series.bucket_totals, strict=True))
+    assert by_day[date(2026, 3, 1)] == 1 and by_day[date(2026, 3, 2)] == 1
+
+
 def test_incidents_per_category_fold_small_ones_into_other(ctx: Context) -> None:
     for n, name in enumerate(("application", "infrastructure", "performance", "security")):
         for _ in range(4 - n):

@@ -96,14 +96,41 @@ def stack(
     One incident with two services is two events, one per service. Ties in totals are broken
     by key name so the order is stable.
     """
+    per_day: Counter[tuple[date, str]] = Counter()
+    for at, key in events:
+        if start <= at < end:
+            per_day[(bucket_of(at, BucketSize.DAY), key)] += 1
+    return stack_days(
+        ((day, key, n) for (day, key), n in per_day.items()),
+        start=start,
+        end=end,
+        size=size,
+        top=top,
+    )
+
+
+def stack_days(
+    day_counts: Iterable[tuple[date, str, int]],
+    *,
+    start: datetime,
+    end: datetime,
+    size: BucketSize,
+    top: int = 8,
+) -> StackedSeries:
+    """Like `stack`, from counts already grouped by UTC day (as a database returns them).
+
+    The caller has applied the exact range; days outside the range's buckets are ignored.
+    Keys beyond the `top` largest are folded into "Other".
+    """
     if top < 1:
         raise ValueError("top must be at least 1")
     slots = buckets(start, end, size)
     index = {day: i for i, day in enumerate(slots)}
     per_key: dict[str, Counter[int]] = defaultdict(Counter)
-    for at, key in events:
-        if start <= at < end:
-            per_key[key][index[bucket_of(at, size)]] += 1
+    for day, key, count in day_counts:
+        slot = index.get(day - timedelta(days=day.weekday()) if size is BucketSize.WEEK else day)
+        if slot is not None and count:
+            per_key[key][slot] += count
     ranked = sorted(per_key, key=lambda k: (-per_key[k].total(), k))
     keys = ranked if len(ranked) <= top else ranked[: top - 1]
     folded: Counter[int] = Counter()

@@ -12,12 +12,11 @@ Bucketing and ranking are pure (`domain/trends.py`); this module only reads rows
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from fireline.domain import incident_lifecycle as lifecycle
@@ -161,34 +160,56 @@ def _in_window(win: Window) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+def _utc_day(session: Session) -> ColumnElement[str]:
+    """`detected_at` as its UTC day, `YYYY-MM-DD`, computed by the database so only one row
+    per day and key comes back (SQLite stores UTC text; PostgreSQL a timestamptz)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", Incident.detected_at), "YYYY-MM-DD")
+    return func.substr(cast(Incident.detected_at, String), 1, 10)
+
+
 def _series(session: Session, win: Window, *, by: Dimension, top: int) -> StackedSeries:
-    rows: Iterable[tuple[datetime, str | None]]
+    day = _utc_day(session).label("day")
+    count = func.count().label("n")
     if by is Dimension.SERVICE:
         query = (
-            select(Incident.detected_at, Service.name)
+            select(day, Service.name, count)
+            .select_from(Incident)
             .outerjoin(IncidentService, IncidentService.incident_id == Incident.id)
             .outerjoin(Service, Service.id == IncidentService.service_id)
+            .where(*_in_window(win))
+            .group_by(day, Service.name)
         )
-        rows = session.execute(query.where(*_in_window(win))).tuples()
-        events = ((at, name or NO_SERVICE) for at, name in rows)
+        rows = [(d, name or NO_SERVICE, n) for d, name, n in session.execute(query).tuples()]
     elif by is Dimension.CATEGORY:
-        query = select(Incident.detected_at, Category.name).outerjoin(
-            Category, Category.id == Incident.category_id
+        query = (
+            select(day, Category.name, count)
+            .select_from(Incident)
+            .outerjoin(Category, Category.id == Incident.category_id)
+            .where(*_in_window(win))
+            .group_by(day, Category.name)
         )
-        rows = session.execute(query.where(*_in_window(win))).tuples()
-        events = ((at, name or NO_CATEGORY) for at, name in rows)
+        rows = [(d, name or NO_CATEGORY, n) for d, name, n in session.execute(query).tuples()]
     else:
         cause = (
-            select(Incident.detected_at, Problem.title, Problem.number)
+            select(day, Problem.number, Problem.title, count)
+            .select_from(Incident)
             .outerjoin(ProblemIncident, ProblemIncident.incident_id == Incident.id)
             .outerjoin(Problem, Problem.id == ProblemIncident.problem_id)
             .where(*_in_window(win))
+            .group_by(day, Problem.number, Problem.title)
         )
-        events = (
-            (at, _cause_label(number, title) if number is not None else NO_PROBLEM)
-            for at, title, number in session.execute(cause).tuples()
-        )
-    return arithmetic.stack(events, start=win.start, end=win.end, size=win.size, top=top)
+        rows = [
+            (d, _cause_label(number, title) if number is not None else NO_PROBLEM, n)
+            for d, number, title, n in session.execute(cause).tuples()
+        ]
+    return arithmetic.stack_days(
+        ((date.fromisoformat(d), key, n) for d, key, n in rows),
+        start=win.start,
+        end=win.end,
+        size=win.size,
+        top=top,
+    )
 
 
 def _cause_label(number: int, title: str | None) -> str:

@@ -60,9 +60,14 @@ def test_candidates_show_clusters_with_evidence_and_members(
     signed_in(viewer)
 
     page = client.get("/problems/candidates?days=90&min_size=3")
-
     assert page.status_code == 200
-    html = page.text
+    loader = 'hx-get="/problems/candidates/clusters?days=90&amp;min_size=3&amp;service="'
+    assert loader in page.text  # the clusters load after the page
+
+    clusters = client.get("/problems/candidates/clusters?days=90&min_size=3")
+
+    assert clusters.status_code == 200
+    html = clusters.text
     assert "3 incidents over 14 days look like one problem" in html
     assert (
         "Why they were grouped" in html
@@ -75,6 +80,8 @@ def test_candidates_show_clusters_with_evidence_and_members(
     assert "Create problem" not in html  # viewers cannot open problems
     bad = client.get("/problems/candidates?days=3")
     assert bad.status_code == 422 and "choose one of 7, 30, 90, 180, 365" in bad.text
+    assert "hx-get" not in bad.text.split('id="main"')[1]
+    assert client.get("/problems/candidates/clusters?min_size=99").status_code == 422
 
 
 def test_create_problem_from_a_cluster_links_its_incidents(
@@ -82,7 +89,7 @@ def test_create_problem_from_a_cluster_links_its_incidents(
 ) -> None:
     pools = _history(ctx)
     csrf = signed_in(responder)
-    page = client.get("/problems/candidates")
+    page = client.get("/problems/candidates/clusters?days=90")
     assert "Create problem" in page.text and 'value="Recurring ' in page.text
 
     created = client.post(
@@ -102,7 +109,7 @@ def test_create_problem_from_a_cluster_links_its_incidents(
     assert problem.title == "Orders pool too small" and problem.priority == "P2"
     detail = client.get(created.headers["location"]).text
     assert all(f'href="/incidents/{r}"' in detail for r in pools)
-    again = client.get("/problems/candidates").text
+    again = client.get("/problems/candidates/clusters?days=90").text
     assert f'Already linked: <a href="/problems/{ref}">{ref}</a> (3 of 3)' in again
     one = client.post(
         "/problems/candidates/create", data={"csrf_token": csrf, "incident": pools[:1]}

@@ -59,7 +59,7 @@ class CandidateView:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    days: int = 90
+    days: int = 30
     min_size: int = 3
     service: str = ""
 
@@ -74,33 +74,26 @@ def _query(params: forms.FormLike) -> Query:
         return int(raw)
 
     return Query(
-        days=number("days", DAYS, 90),
+        days=number("days", DAYS, 30),
         min_size=number("min_size", SIZES, 3),
         service=forms.text(params, "service")[:120],
     )
 
 
 @router.get("/problems/candidates")
-def candidate_list(request: Request, visitor: Reader) -> Response:
+def candidate_page(request: Request, visitor: Reader) -> Response:
+    """The page shell; the clusters load right after it (clustering a long history takes a
+    while, so the page never waits for it)."""
     return _page(request, visitor)
 
 
 def _page(
     request: Request, visitor: Visitor, *, error: FirelineError | None = None, status: int = 200
 ) -> Response:
-    ctx = visitor.ctx
     problem = None
-    views: list[CandidateView] = []
-    considered = 0
     query = Query()
     try:
         query = _query(request.query_params)
-        found = recurrence.candidates(
-            ctx, days=query.days, min_size=query.min_size, service=query.service or None
-        )
-        considered = found.incidents_considered
-        with ctx.reading() as session:
-            views = _views(session, found.clusters)
     except InvalidField as exc:
         problem = exc.message
         status = 422
@@ -108,19 +101,39 @@ def _page(
         request,
         "problems/candidates.html",
         {
-            "candidates": views,
             "query": query,
-            "considered": considered,
             "problem": problem,
             "error": error,
             "days_choices": DAYS,
             "size_choices": SIZES,
-            "priorities": [p.value for p in Priority],
-            "services": catalog.list_services(ctx),
-            "shown": SHOWN_MEMBERS,
+            "services": catalog.list_services(visitor.ctx),
         },
         visitor=visitor,
         status_code=status,
+    )
+
+
+@router.get("/problems/candidates/clusters")
+def candidate_clusters(request: Request, visitor: Reader) -> Response:
+    """The clusters alone (an HTMX partial, also readable on its own)."""
+    ctx = visitor.ctx
+    query = _query(request.query_params)
+    found = recurrence.candidates(
+        ctx, days=query.days, min_size=query.min_size, service=query.service or None
+    )
+    with ctx.reading() as session:
+        views = _views(session, found.clusters)
+    return render(
+        request,
+        "problems/_candidates.html",
+        {
+            "candidates": views,
+            "query": query,
+            "considered": found.incidents_considered,
+            "priorities": [p.value for p in Priority],
+            "shown": SHOWN_MEMBERS,
+        },
+        visitor=visitor,
     )
 
 

@@ -89,7 +89,8 @@ class NoiseMarked(Out):
 
 class SilenceIn(Strict):
     matchers: dict[str, str] = Field(
-        description="label -> value; `~regex` matches a pattern, `!value` negates"
+        description="label -> value; `~regex` matches a pattern, `!value` negates, "
+        "`!~regex` must not match; `severity`, `summary`, `source` also match the alert's fields"
     )
     reason: Reason
     ends_at: AwareDatetime

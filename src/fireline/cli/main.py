@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fireline import __version__
-from fireline.cli import admin, alerts_cmd, import_cmd, problems_cmd
+from fireline.cli import admin, alerts_cmd, import_cmd, oncall_cmd, problems_cmd
 
 app = typer.Typer(
     name="fireline",
@@ -18,6 +18,7 @@ admin.register(app)
 app.command(name="import")(import_cmd.import_incidents)
 problems_cmd.register(app)
 alerts_cmd.register(app)
+oncall_cmd.register(app)
 
 try:  # client commands arrive with the client module
     from fireline.cli import client

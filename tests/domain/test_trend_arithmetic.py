@@ -124,3 +124,27 @@ def test_stack_days_folds_day_counts_into_weeks() -> None:
     assert series.buckets == (date(2026, 3, 2), date(2026, 3, 9))
     assert series.keys == ("api", "db")
     assert series.counts == ((0, 3), (4, 0))
+
+
+def test_the_unassigned_key_comes_after_named_keys_and_is_never_folded() -> None:
+    rows = [(date(2026, 3, 2), "none", 9), (date(2026, 3, 2), "db", 2)]
+    rows += [(date(2026, 3, 3), f"svc-{n}", 1) for n in range(3)]
+    series = stack_days(
+        rows,
+        start=MONDAY,
+        end=MONDAY + timedelta(days=2),
+        size=BucketSize.DAY,
+        top=3,
+        unassigned="none",
+    )
+    assert series.keys == ("db", "none", OTHER)
+    assert series.counts == ((2, 9, 0), (0, 0, 3))
+    assert series.unassigned == "none"
+    plain = stack_days(
+        rows[1:],
+        start=MONDAY,
+        end=MONDAY + timedelta(days=2),
+        size=BucketSize.DAY,
+        unassigned="none",
+    )
+    assert plain.unassigned is None and "none" not in plain.keys

@@ -95,7 +95,9 @@ def test_days_are_utc_days_on_both_backends(ctx: Context) -> None:
     assert by_day[date(2026, 3, 1)] == 1 and by_day[date(2026, 3, 2)] == 1
 
 
-def test_incidents_per_category_fold_small_ones_into_other(ctx: Context) -> None:
+def test_incidents_per_category_fold_small_ones_into_other_but_not_the_unassigned(
+    ctx: Context,
+) -> None:
     for n, name in enumerate(("application", "infrastructure", "performance", "security")):
         for _ in range(4 - n):
             _past(ctx, f"{name} trouble", days_ago=3, category=name)
@@ -105,8 +107,10 @@ def test_incidents_per_category_fold_small_ones_into_other(ctx: Context) -> None
     series = trends.incidents_over_time(ctx, win, by=trends.Dimension.CATEGORY, top=3)
 
     assert series.size is BucketSize.WEEK
-    assert series.keys == ("application", "infrastructure", OTHER)
-    assert series.key_totals == (4, 3, 2 + 1 + 1)
+    # "Uncategorised" is never folded into "Other" and comes after the named keys.
+    assert series.keys == ("application", trends.NO_CATEGORY, OTHER)
+    assert series.key_totals == (4, 1, 3 + 2 + 1)
+    assert series.unassigned == trends.NO_CATEGORY
 
 
 def test_incidents_per_cause_use_the_linked_problem(ctx: Context) -> None:

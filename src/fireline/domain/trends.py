@@ -57,13 +57,15 @@ def suggested_size(start: datetime, end: datetime) -> BucketSize:
 class StackedSeries:
     """Counts per bucket and key: `counts[i][j]` is bucket `buckets[i]`, key `keys[j]`.
 
-    `keys` are ordered by total, largest first ("Other", if any, last).
+    `keys` are ordered by total, largest first; then `unassigned` (the key for events with no
+    value, such as "No service"), if present; then "Other", if any.
     """
 
     size: BucketSize
     buckets: tuple[date, ...]
     keys: tuple[str, ...]
     counts: tuple[tuple[int, ...], ...]
+    unassigned: str | None = None
 
     @property
     def bucket_totals(self) -> tuple[int, ...]:
@@ -116,11 +118,14 @@ def stack_days(
     end: datetime,
     size: BucketSize,
     top: int = 8,
+    unassigned: str | None = None,
 ) -> StackedSeries:
     """Like `stack`, from counts already grouped by UTC day (as a database returns them).
 
     The caller has applied the exact range; days outside the range's buckets are ignored.
-    Keys beyond the `top` largest are folded into "Other".
+    Keys beyond the `top` largest are folded into "Other". The `unassigned` key (events
+    without a value) is never folded and always comes after the named keys, so a chart
+    keeps "what we know" and "what we do not" apart.
     """
     if top < 1:
         raise ValueError("top must be at least 1")
@@ -131,17 +136,28 @@ def stack_days(
         slot = index.get(day - timedelta(days=day.weekday()) if size is BucketSize.WEEK else day)
         if slot is not None and count:
             per_key[key][slot] += count
+    missing = per_key.pop(unassigned, None) if unassigned is not None else None
+    room = top - 1 if missing else top
     ranked = sorted(per_key, key=lambda k: (-per_key[k].total(), k))
-    keys = ranked if len(ranked) <= top else ranked[: top - 1]
+    keys = ranked if len(ranked) <= room else ranked[: max(room - 1, 0)]
     folded: Counter[int] = Counter()
     for key in ranked[len(keys) :]:
         folded.update(per_key[key])
     columns = [per_key[k] for k in keys]
+    if missing and unassigned is not None:
+        keys = [*keys, unassigned]
+        columns.append(missing)
     if folded:
         keys = [*keys, OTHER]
         columns.append(folded)
     counts = tuple(tuple(column[i] for column in columns) for i in range(len(slots)))
-    return StackedSeries(size=size, buckets=tuple(slots), keys=tuple(keys), counts=counts)
+    return StackedSeries(
+        size=size,
+        buckets=tuple(slots),
+        keys=tuple(keys),
+        counts=counts,
+        unassigned=unassigned if missing else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,6 +181,7 @@ def _series(session: Session, win: Window, *, by: Dimension, top: int) -> Stacke
             .group_by(day, Service.name)
         )
         rows = [(d, name or NO_SERVICE, n) for d, name, n in session.execute(query).tuples()]
+        unassigned = NO_SERVICE
     elif by is Dimension.CATEGORY:
         query = (
             select(day, Category.name, count)
@@ -190,6 +191,7 @@ def _series(session: Session, win: Window, *, by: Dimension, top: int) -> Stacke
             .group_by(day, Category.name)
         )
         rows = [(d, name or NO_CATEGORY, n) for d, name, n in session.execute(query).tuples()]
+        unassigned = NO_CATEGORY
     else:
         cause = (
             select(day, Problem.number, Problem.title, count)
@@ -203,12 +205,14 @@ def _series(session: Session, win: Window, *, by: Dimension, top: int) -> Stacke
             (d, _cause_label(number, title) if number is not None else NO_PROBLEM, n)
             for d, number, title, n in session.execute(cause).tuples()
         ]
+        unassigned = NO_PROBLEM
     return arithmetic.stack_days(
         ((date.fromisoformat(d), key, n) for d, key, n in rows),
         start=win.start,
         end=win.end,
         size=win.size,
         top=top,
+        unassigned=unassigned,
     )
 
 

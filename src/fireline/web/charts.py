@@ -60,9 +60,20 @@ class BarChart:
     legend: list[LegendItem]
 
 
-def series_class(index: int, name: str) -> str:
-    """`series-N` for the N-th key; "Other" always gets the neutral last colour."""
-    return f"series-{PALETTE_SIZE}" if name == OTHER else f"series-{index % PALETTE_SIZE}"
+def series_classes(series: StackedSeries) -> list[str]:
+    """A CSS class per key: `series-0` … `series-7` in order for named keys; the neutral
+    `series-none` for the unassigned key ("No service") and `series-8` for "Other"."""
+    classes = []
+    named = 0
+    for key in series.keys:
+        if key == series.unassigned:
+            classes.append("series-none")
+        elif key == OTHER:
+            classes.append(f"series-{PALETTE_SIZE}")
+        else:
+            classes.append(f"series-{named % PALETTE_SIZE}")
+            named += 1
+    return classes
 
 
 def nice_ceiling(value: int) -> int:
@@ -91,7 +102,7 @@ def stacked_bars(series: StackedSeries) -> BarChart:
     slots = max(1, len(series.buckets))
     slot = plot_width / slots
     bar = max(1.0, slot * 0.72)
-    classes = [series_class(j, k) for j, k in enumerate(series.keys)]
+    classes = series_classes(series)
     rects: list[Rect] = []
     for i, (day, row) in enumerate(zip(series.buckets, series.counts, strict=True)):
         x = LEFT + i * slot + (slot - bar) / 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fireline.domain.known_errors import KnownError, Signal, match_known_errors
 from fireline.domain.symptoms import key_words
 
@@ -89,3 +92,31 @@ def test_key_words_mask_volatile_tokens_and_fold_endings() -> None:
         "fail",
         "host",
     }
+
+
+volatile = st.from_regex(r"[a-z]{2,5}-?[0-9]{1,6}", fullmatch=True) | st.integers(0, 10**9).map(str)
+
+
+@given(first=volatile, second=volatile)
+def test_changing_hosts_ids_and_numbers_never_changes_the_match(first: str, second: str) -> None:
+    def found(token: str) -> list[tuple[str, float]]:
+        signal = Signal(
+            text=f"{token}: connection pool exhausted after {token} ms",
+            service_ids=frozenset({1}),
+            labels={"alertname": "DBPoolExhausted", "instance": token},
+        )
+        return [(m.ref, m.score) for m in match_known_errors(signal, [POOL, DISK])]
+
+    assert found(first) == found(second)
+    assert [ref for ref, _ in found(first)] == ["KE-3"]
+
+
+@given(
+    text=st.text(max_size=200), labels=st.dictionaries(st.text(max_size=10), st.text(max_size=10))
+)
+def test_scores_stay_between_0_and_1_and_every_match_says_why(
+    text: str, labels: dict[str, str]
+) -> None:
+    for match in match_known_errors(Signal(text=text, labels=labels), [POOL, DISK], min_score=0):
+        assert 0.0 <= match.score <= 1.0
+        assert match.reasons

@@ -142,7 +142,7 @@ def test_list_filters_by_status_service_and_text_with_a_cursor(
     assert [p["ref"] for p in second["items"]] == ["PRB-2", "PRB-1"]
     assert second["next_cursor"] is None
 
-    def refs(**params: object) -> list[str]:
+    def refs(**params: str) -> list[str]:
         response = client.get("/api/v1/problems", params=params, headers=h)
         assert response.status_code == 200, response.text
         return [p["ref"] for p in response.json()["items"]]

@@ -50,7 +50,9 @@ def test_generated_problem_requests_never_get_a_server_error(
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     wanted = {_openapi_path(p) for p in PATHS}
     operations = [
-        result.ok() for result in schema.get_all_operations() if result.ok().path in wanted
+        operation
+        for result in schema.get_all_operations()
+        if (operation := result.ok()).path in wanted  # type: ignore[union-attr]
     ]
     assert len(operations) >= 20
     for operation in operations:
@@ -79,7 +81,7 @@ def test_generated_problem_requests_never_get_a_server_error(
 
         @given(case=st.one_of(strategies))
         @settings(
-            max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck)
         )
         def call(case: Any) -> None:
             response = case.call(headers=h)

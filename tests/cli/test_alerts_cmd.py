@@ -79,6 +79,13 @@ def test_alerts_are_listed_shown_and_marked_as_noise(live_server: LiveServer) ->
     _ok(env, "alert", "noise", str(found["id"]), "--reason", "not actionable")
     [noisy] = _json(env, "alert", "list", "--noise")["items"]
     assert noisy["id"] == found["id"] and noisy["noise"] is True
+    incident = str(found["incident_id"])
+    assert (
+        "2 alert(s)"
+        in _ok(env, "alert", "noise-incident", incident, "--reason", "all noise").stdout
+    )
+    [row] = _json(env, "alert", "noise-report")
+    assert (row["rule"], row["alerts"], row["noise"]) == ("DiskFull", 2, 2)
     missing = runner.invoke(app, ["alert", "show", "99999"], env=env)
     assert missing.exit_code == 1 and "no alert 99999" in missing.stderr
 

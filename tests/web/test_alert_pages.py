@@ -123,6 +123,8 @@ def test_responder_marks_an_alert_as_noise_and_filters_by_it(
     assert "never actionable" in response.text
     assert f'data-alert="{alert.id}"' in client.get("/alerts?status=all&flag=noise").text
     assert h.alerts(ctx)[0].noise is True
+    report = client.get("/alerts/noise").text.split('id="noise-report"')[1]
+    assert "pagerduty source" in report and '<td data-label="Noise">1</td>' in report
 
 
 def test_silence_and_maintenance_forms_suppress_new_alerts(

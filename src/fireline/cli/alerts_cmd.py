@@ -2,6 +2,7 @@
 
     fireline integration list | create NAME --type T --service S | rotate ID | delete ID
     fireline alert list [--status S] [--service S] [--search TEXT] | show ID | noise ID --reason R
+                   | noise-incident REF --reason R | noise-report
     fireline silence list | create --match NAME=VALUE ... --reason R --hours H | expire ID
     fireline maintenance list | start --service S --hours H | end ID
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -226,6 +228,42 @@ def alert_noise(
         output.print_json(found)
     else:
         output.success(f"alert {alert_id} marked as noise")
+
+
+@alert_app.command("noise-incident")
+def alert_noise_incident(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="Incident reference (INC-42) or id.")],
+    reason: Annotated[str, typer.Option(help="Why its alerts should not have paged.")],
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark every alert of an incident as noise."""
+    with connect(url, token) as api:
+        found = api.post(
+            f"/api/v1/incidents/{quote(ref.strip(), safe='')}/noise", {"reason": reason}
+        )
+    if as_json:
+        output.print_json(found)
+    else:
+        output.success(f"{found['alerts']} alert(s) of {ref} marked as noise")
+
+
+@alert_app.command("noise-report")
+def alert_noise_report(
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Alerts per integration and rule, most marked-as-noise first: what to tune."""
+    with connect(url, token) as api:
+        rows = api.get("/api/v1/noise/report")
+    if as_json:
+        output.print_json(rows)
+        return
+    columns = ("integration", "service", "rule", "alerts", "noise", "flapping", "suppressed")
+    keys = ("name", "service_id", "rule", "alerts", "noise", "flapping", "suppressed")
+    _table("Noise report", columns, [tuple(r[k] for k in keys) for r in rows])
 
 
 # ---------------------------------------------------------------- silences

@@ -1,5 +1,6 @@
 """Alert pages: the filtered alert list, alert detail (labels, annotations, raw payload, mark as
-noise), integrations (create shows the key once, rotate, delete), silences and maintenance.
+noise), the noise report, integrations (create shows the key once, rotate, delete), silences
+and maintenance.
 
 Writes follow post/redirect/get, except creating or rotating an integration: that answers with
 the page showing the new key, since the key is never stored and cannot be shown again. A use-case
@@ -113,6 +114,17 @@ async def mark_noise(alert_id: int, request: Request, visitor: PosterResponder) 
     except InvalidField as exc:
         return _detail(request, visitor, alert_id, _error("noise", exc))
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+
+@router.get("/alerts/noise")
+def noise_report(request: Request, visitor: Reader) -> Response:
+    """Alerts per integration and rule, noisiest first, so owners know what to tune."""
+    return render(
+        request,
+        "alerts/noise.html",
+        {"rows": noise.report(visitor.ctx), **_names(visitor)},
+        visitor=visitor,
+    )
 
 
 # ---------------------------------------------------------------- integrations

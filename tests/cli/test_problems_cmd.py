@@ -61,6 +61,10 @@ def test_create_link_show_and_list_problems(env: dict[str, str]) -> None:
     text = _ok(env, "problem", "show", "PRB-1").stdout
     assert "DB pool exhausts" in text and incident in text and "checkout" in text
 
+    exported = json.loads(_ok(env, "problem", "export", "PRB-1").stdout)
+    assert exported["ref"] == "PRB-1"
+    assert [e["kind"] for e in exported["timeline"]] == ["created", "linked"]
+
     listing = _ok(env, "problem", "list").stdout
     assert "PRB-1" in listing and "DB pool exhausts" in listing
     assert _json(env, "problem", "list", "--status", "closed")["items"] == []

@@ -1,6 +1,6 @@
 """Client commands for problems and known errors, over HTTP like `fireline incident`.
 
-    fireline problem list|show|create|link|unlink|transition|note
+    fireline problem list|show|create|link|unlink|transition|note|export
     fireline known-error list|show|create
 
 Same server options, exit codes and `--json` as the incident commands (see `cli/client.py`).
@@ -238,6 +238,14 @@ def note(
         output.print_json(event)
     else:
         output.success(f"note {event['id']} added to {ref.strip().upper()}")
+
+
+@app.command("export")
+def export(ref: ProblemArg, url: UrlOpt = DEFAULT_URL, token: TokenOpt = None) -> None:
+    """The problem with its RCA, linked incidents, changes and timeline, as JSON."""
+    with connect(url, token) as api:
+        data = api.get(_path(ref, "/export"))
+    output.print_json(data)
 
 
 def _problem_table(items: list[JsonObject]) -> None:

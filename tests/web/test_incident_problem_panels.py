@@ -26,6 +26,12 @@ def test_incident_page_loads_the_panels_lazily(
     assert page.status_code == 200
     assert f'hx-get="/incidents/{incident["ref"]}/problem-panels"' in page.text
     assert 'hx-trigger="load"' in page.text
+    assert '<div id="problem-related" class="problem-related"></div>' in page.text
+    # Through HTMX the related part swaps itself into that slot below the description.
+    fetched = client.get(
+        f"/incidents/{incident['ref']}/problem-panels", headers={"HX-Request": "true"}
+    )
+    assert 'id="problem-related" class="problem-related" hx-swap-oob="true"' in fetched.text
 
 
 def test_panels_show_the_known_error_workaround_and_linked_problems(

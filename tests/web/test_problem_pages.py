@@ -50,8 +50,9 @@ def test_responder_opens_a_problem_from_an_incident_and_writes_its_rca(
     )
     _sign_in(page, live_server, "/incidents/INC-1")
 
-    # The incident page loads its problem panel lazily and offers to open a problem.
-    panel = page.locator("#problem-panels")
+    # The incident page loads its problem panels lazily (below the description) and offers
+    # to open a problem.
+    panel = page.locator("#problem-related")
     expect(panel).to_contain_text("Not linked to a problem.")
     panel.get_by_role("link", name="Open a problem from INC-1").click()
     expect(page).to_have_url(re.compile(r"/problems/new\?"))

@@ -2,8 +2,12 @@
 page itself stays fast: a matching known error's workaround, the problems the incident is
 linked to (and a way to open one), and similar past incidents with why they look alike.
 
-The incident page includes `incidents/_problem_panels.html`, a placeholder that fetches
-`/incidents/{ref}/problem-panels` once it has loaded.
+The incident page includes `incidents/_problem_panels.html` at the top of its main column, a
+placeholder that fetches `/incidents/{ref}/problem-panels` once it has loaded, and
+`incidents/_problem_related.html` below the description. The response fills the first with
+any known-error workaround and the second (an out-of-band swap) with the linked problems and
+similar past incidents, so the workaround is seen first and the description is not pushed
+down by lists.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ def problem_panels(key: str, request: Request, visitor: Reader) -> Response:
             "matches": problem_views.matches_for_incident(ctx, incident.id),
             "linked": problem_views.for_incident(ctx, incident.id),
             "similar": _similar(ctx, incident.id),
+            # Fetched by HTMX: the related part swaps itself into its own slot further down.
+            "oob": "hx-request" in request.headers,
         },
         visitor=visitor,
     )

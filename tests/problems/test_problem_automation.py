@@ -199,3 +199,17 @@ def test_unrelated_incidents_do_not_reopen_and_a_quiet_watch_verifies_the_fix(
     assert client.get("/api/v1/problems/PRB-1", headers=responder.headers).json()["status"] == (
         "resolved"
     )
+
+
+def test_changing_watch_days_moves_the_running_watch(
+    client: TestClient, responder: Person, ctx: Context, clock: FrozenClock
+) -> None:
+    resolved = _resolved_problem(client, responder, ctx)
+    changed = client.patch(
+        "/api/v1/problems/PRB-1", json={"watch_days": 7}, headers=responder.headers
+    ).json()
+    assert changed["verification"]["verify_until"] < resolved["verification"]["verify_until"]
+    clock.advance(timedelta(days=8))
+    _work(ctx)
+    verified = client.get("/api/v1/problems/PRB-1", headers=responder.headers).json()
+    assert verified["verification"]["state"] == "verified"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from fireline.domain import problem_lifecycle as lifecycle
 from fireline.domain import rca as rca_rules
 from fireline.domain import refs
+from fireline.domain.fix_verification import watch_until
 from fireline.domain.priority import Priority
 from fireline.domain.roles import Role
 from fireline.domain.timeline import EventKind, JsonValue, diff
@@ -714,6 +715,9 @@ def _apply_changes(session: Session, problem: Problem, changes: dict[str, Any]) 
         ]
     if "watch_days" in changes:
         problem.watch_days = _watch_days(changes["watch_days"])
+        if problem.verification == Verification.WATCHING.value and problem.resolved_at:
+            # A longer or shorter watch applies to the watch already running.
+            problem.verify_until = watch_until(problem.resolved_at, problem.watch_days)
     if "workaround" in changes:
         text = changes["workaround"]
         problem.workaround = incident_cases._description(text) if text else None

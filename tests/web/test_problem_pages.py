@@ -99,6 +99,9 @@ def test_responder_opens_a_problem_from_an_incident_and_writes_its_rca(
     expect(page.locator(".incident-head").get_by_test_id("problem-status")).to_have_text(
         "Root cause identified"
     )
+    page.keyboard.press("e")  # the same shortcut as on incidents opens the field editor
+    expect(page.locator("#edit-title")).to_be_focused()
+    page.keyboard.press("Escape")
     page.screenshot(path=str(SCREENSHOTS / "fireline-problem.png"), full_page=True)
 
     # On a phone the detail page and the editor still fit the width.

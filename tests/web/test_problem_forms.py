@@ -113,6 +113,9 @@ def test_rca_editor_saves_whys_fishbone_factors_and_statement_together(
     assert "Alert threshold at 99%" in view and ">measurement</span>" in view
     assert 'value="Why were they not rotated?"' in html  # the editor is refilled (row 2)
     assert "Root-cause analysis updated" in html
+    exported = client.get(f"/api/v1/problems/{ref}/export?format=markdown")  # linked as "Markdown"
+    assert f'href="/api/v1/problems/{ref}/export?format=markdown"' in html
+    assert exported.status_code == 200 and "Log rotation was removed" in exported.text
 
 
 def test_rca_error_points_at_the_box_and_keeps_the_input(

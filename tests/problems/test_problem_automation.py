@@ -14,7 +14,8 @@ from tests.conftest import Person
 from tests.problems.helpers import act, create_problem, problem_timeline
 
 from fireline.clock import FrozenClock
-from fireline.store.models import Job
+from fireline.store.models import Job, Service
+from fireline.store.models.alerts import Alert
 from fireline.usecases import catalog
 from fireline.usecases.context import Context
 from fireline.worker import runner
@@ -213,3 +214,52 @@ def test_changing_watch_days_moves_the_running_watch(
     _work(ctx)
     verified = client.get("/api/v1/problems/PRB-1", headers=responder.headers).json()
     assert verified["verification"]["state"] == "verified"
+
+
+def test_alert_joining_an_open_incident_during_the_watch_reopens_the_problem(
+    client: TestClient, responder: Person, admin: Person, ctx: Context, clock: FrozenClock
+) -> None:
+    _resolved_problem(client, responder, ctx)
+    lingering = declare(client, responder, title="Checkout slow", services=["checkout"])
+    integration = client.post(
+        "/api/v1/integrations",
+        json={"type": "alertmanager", "service": "checkout", "name": "am"},
+        headers=admin.headers,
+    ).json()
+    _work(ctx)
+    clock.advance(timedelta(days=2))
+    now = clock.now()
+    with ctx.transaction() as session:
+        service_id = session.scalar(select(Service.id).where(Service.name == "checkout"))
+        assert service_id is not None
+        session.add(
+            Alert(
+                integration_id=integration["id"],
+                service_id=service_id,
+                source="alertmanager",
+                dedup_key="am-123",
+                fingerprint="am-123",
+                status="firing",
+                summary="DBPool firing on db-12",
+                severity="critical",
+                labels={"alertname": "DBPool", "host": "db-12"},
+                annotations={},
+                links=[],
+                first_seen_at=now,
+                last_seen_at=now,
+                incident_id=lingering["id"],
+            )
+        )
+    _work(ctx)
+    problem = client.get("/api/v1/problems/PRB-1", headers=responder.headers).json()
+    assert problem["status"] == "investigating"
+    assert problem["verification"]["state"] == "failed"
+    assert lingering["ref"] in [i["ref"] for i in problem["incidents"]]
+    [reopen] = [
+        e
+        for e in problem_timeline(client, responder, "PRB-1")
+        if e["kind"] == "status_changed" and e["data"]["action"] == "reopen"
+    ]
+    reasons = reopen["data"]["evidence"]["reasons"]
+    assert reasons[0].startswith("alert ") and "DBPool firing on db-12" in reasons[0]
+    assert "labels alertname=DBPool" in reasons

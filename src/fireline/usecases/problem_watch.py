@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +32,7 @@ from fireline.domain.roles import Role
 from fireline.domain.timeline import EventKind
 from fireline.errors import Conflict, InvalidField
 from fireline.store.models import AppSetting, Incident
+from fireline.store.models.alerts import Alert
 from fireline.store.models.problems import IncidentKnownError, KnownError, Problem
 from fireline.store.repos import audit
 from fireline.store.repos import problems as repo
@@ -42,6 +43,9 @@ from fireline.usecases.context import Actor, Context
 AUTO_CREATE_SETTING = "problems.auto_create"
 DEFAULT_AUTO_PRIORITIES: tuple[Priority, ...] = (Priority.P1, Priority.P2)
 ACTOR = Actor.system("problem automation")
+# How far back the periodic alert check looks (it runs every few minutes; incidents are
+# checked through their own events, so only alerts joining open incidents rely on this).
+ALERT_LOOKBACK = timedelta(hours=2)
 
 
 # ---------------------------------------------------------------- settings
@@ -252,6 +256,54 @@ def check_recurrence(ctx: Context, incident_id: int) -> list[Problem]:
     return reopened
 
 
+def check_alert_recurrence(ctx: Context, now: datetime) -> list[Problem]:
+    """Check recent alerts against watched problems (periodic task).
+
+    An alert grouped into an incident that was already open never announces a new incident,
+    so alerts first seen in the last `ALERT_LOOKBACK` are checked too. The alert's incident is
+    linked with the evidence; a problem is reopened once (it stops being watched).
+    """
+    ctx = ctx.as_actor(ACTOR)
+    reopened: list[Problem] = []
+    with ctx.transaction() as session:
+        for problem in repo.watched(session, verification=problems.Verification.WATCHING.value):
+            if problem.verify_until is None or problem.resolved_at is None:
+                continue
+            signature = verification_rules.Signature.from_dict(problem.signature or {})
+            recent = repo.alerts_for_signature(
+                session,
+                service_ids=sorted(signature.service_ids),
+                fingerprints=sorted(signature.fingerprints),
+                since=max(problem.resolved_at, now - ALERT_LOOKBACK),
+                until=problem.verify_until,
+            )
+            for alert in recent:
+                if alert.incident_id is None or repo.link(
+                    session, problem_id=problem.id, incident_id=alert.incident_id
+                ):
+                    continue
+                verdict = verification_rules.check(signature, _alert_facts(alert))
+                incident = session.get(Incident, alert.incident_id)
+                if verdict is None or incident is None:
+                    continue
+                reasons = [f"alert {alert.id}: {alert.summary[:200]}", *verdict.reasons]
+                _reopen_tx(session, ctx, problem, incident, reasons, verdict.score)
+                reopened.append(problem)
+                break
+    return reopened
+
+
+def _alert_facts(alert: Alert) -> verification_rules.IncidentFacts:
+    labels = alert.labels if isinstance(alert.labels, dict) else {}
+    return verification_rules.IncidentFacts(
+        ref=f"alert {alert.id}",
+        title=alert.summary,
+        service_ids=frozenset({alert.service_id}),
+        fingerprint=alert.fingerprint or alert.dedup_key,
+        labels={str(k): str(v) for k, v in labels.items()},
+    )
+
+
 def _reopen_tx(
     session: Session,
     ctx: Context,
@@ -270,9 +322,14 @@ def _reopen_tx(
         reason=f"the fix did not hold: {ref} recurred within the watch period",
         evidence=evidence,
     )
-    problems.link_incident_tx(
-        session, ctx, problem, incident, reason=f"recurrence after fix: {'; '.join(reasons)}"[:500]
-    )
+    if repo.link(session, problem_id=problem.id, incident_id=incident.id) is None:
+        problems.link_incident_tx(
+            session,
+            ctx,
+            problem,
+            incident,
+            reason=f"recurrence after fix: {'; '.join(reasons)}"[:500],
+        )
     events.publish(
         session,
         type="problem.recurred",

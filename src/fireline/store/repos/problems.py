@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select
@@ -188,6 +189,40 @@ def alert_labels(session: Session, incident_ids: Sequence[int]) -> dict[int, dic
             if isinstance(value, str | int | float | bool):
                 target.setdefault(str(key), str(value))
     return result
+
+
+def alerts_for_signature(
+    session: Session,
+    *,
+    service_ids: Sequence[int],
+    fingerprints: Sequence[str],
+    since: datetime,
+    until: datetime,
+    limit: int = 500,
+) -> list[Alert]:
+    """Alerts first seen in [since, until] on `service_ids` or with one of `fingerprints`,
+    attached to an incident, oldest first (at most `limit`)."""
+    if not service_ids and not fingerprints:
+        return []
+    where = []
+    if service_ids:
+        where.append(Alert.service_id.in_(service_ids))
+    if fingerprints:
+        where.append(Alert.fingerprint.in_(fingerprints))
+        where.append(Alert.dedup_key.in_(fingerprints))
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(
+                or_(*where),
+                Alert.first_seen_at >= since,
+                Alert.first_seen_at <= until,
+                Alert.incident_id.is_not(None),
+            )
+            .order_by(Alert.id)
+            .limit(limit)
+        )
+    )
 
 
 def incident_service_ids(session: Session, incident_ids: Sequence[int]) -> dict[int, list[int]]:

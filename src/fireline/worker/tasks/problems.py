@@ -6,6 +6,8 @@
                                                       is reopened with the evidence
                         -> problems.match_alert_known_errors
                                                       known errors matched on alert labels
+    every 5 minutes     -> problems.check_alerts      recent alerts that joined open incidents
+                                                      are checked the same way
     every 15 minutes    -> problems.verify_fixes      watch periods that ended quietly mark
                                                       the fix verified
 
@@ -21,6 +23,7 @@ from fireline.usecases.context import Context
 from fireline.worker.registry import Event, registry
 
 VERIFY_EVERY = timedelta(minutes=15)
+ALERT_CHECK_EVERY = timedelta(minutes=5)
 
 
 @registry.subscriber("incident.closed", name="problems.follow_up")
@@ -43,6 +46,12 @@ def match_alert_known_errors(ctx: Context, event: Event) -> None:
     if event.data.get("imported"):
         return
     known_errors.match_alerted_incident(ctx, int(event.data["incident_id"]))
+
+
+@registry.periodic("problems.check_alerts", every=ALERT_CHECK_EVERY)
+def check_alerts(ctx: Context, now: datetime) -> None:
+    """Alerts that joined an open incident may show a resolved problem came back."""
+    problem_watch.check_alert_recurrence(ctx, now)
 
 
 @registry.periodic("problems.verify_fixes", every=VERIFY_EVERY)

@@ -7,7 +7,7 @@ The rules are pure (`domain.recurrence`); this module loads incidents as `Incide
 keeps a derived index so "similar" stays fast with 100,000 incidents:
 
     incident_signatures   the incident's signature words and the version they came from
-    incident_terms        word -> incidents (inverted index), for the candidate shortlist
+    incident_terms        word (and @service) -> incidents (inverted index), for the shortlist
     recurrence_term_stats words -> how many incidents use them (IDF), a periodic snapshot
 
 The worker indexes an incident on every `incident.*` event and catches up on anything missed
@@ -22,14 +22,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, case, delete, func, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from fireline.domain import recurrence, recurrence_clusters
 from fireline.domain.priority import Priority
 from fireline.domain.recurrence_clusters import Cluster
-from fireline.domain.refs import INCIDENT_PREFIX, format_ref
+from fireline.domain.refs import INCIDENT_PREFIX, format_ref, parse_ref
 from fireline.domain.roles import Role
 from fireline.domain.text_signature import TermStats
 from fireline.errors import InvalidField, NotFound
@@ -43,15 +45,16 @@ from fireline.store.models import (
 from fireline.store.models.problems import Problem
 from fireline.store.models.recurrence import IncidentSignature, IncidentTerm, RecurrenceTermStat
 from fireline.usecases import incidents as incident_cases
-from fireline.usecases import problems
+from fireline.usecases import lookups, problems
 from fireline.usecases.context import Context
 
 ALL_DOCUMENTS = "*"  # the recurrence_term_stats row that holds the number of incidents
-QUERY_TERMS = 12  # rarest words of the incident used to find candidates
+QUERY_TERMS = 10  # heaviest words of the incident used to find candidates
+MAX_POSTINGS = 10_000  # index rows a query may sum up (heaviest words first)
 COMMON_SHARE = 0.05  # words in more incidents than this share do not find candidates
-SHORTLIST = 150  # candidates scored in full
-SAME_FINGERPRINT = 50  # most recent incidents with the same fingerprint added to them
-FINGERPRINT_BOOST = 1_000.0
+SHORTLIST = 60  # candidates scored in full
+RELATED, UNRELATED = 0.8, 0.4  # shortlist weight of a related / an unrelated service
+SAME_FINGERPRINT = 20  # newest incidents with the same fingerprint added to them
 MAX_TERM = 80
 MAX_CLUSTERED = 20_000  # most recent incidents in the window that `candidates` clusters
 INDEX_BATCH = 2_000
@@ -91,13 +94,11 @@ def similar(
     if not 0.0 <= min_score <= 1.0:
         raise InvalidField("min_score", "must be between 0 and 1")
     with ctx.reading() as session:
-        incident = incident_cases.get(session, key)
-        query = features_of(session, [incident.id])[0]
+        query = _load(session, [_incident_id(session, key)])[0][0]
         words = recurrence.signature_words(query)
         stats = _stats(session, words)
         shortlist = _shortlist(session, query, words, stats)
-        candidates = features_of(session, shortlist)
-        stored = _stored_words(session, candidates)
+        candidates, stored = _load(session, shortlist)
         known = {w for ws in stored.values() for w in ws}
         stats = _stats(session, known | set(words), base=stats)
         found = recurrence.rank_similar(
@@ -108,7 +109,7 @@ def similar(
             min_score=min_score,
             words=stored,
         )
-        return SimilarAnswer(incident_id=incident.id, ref=query.ref, similar=found)
+        return SimilarAnswer(incident_id=query.id, ref=query.ref, similar=found)
 
 
 def candidates(
@@ -142,8 +143,7 @@ def candidates(
                 .limit(MAX_CLUSTERED)
             )
         )
-        history = features_of(session, ids)
-        stored = _stored_words(session, history)
+        history, stored = _load(session, ids)
     found = recurrence_clusters.cluster(history, min_size=min_size, words=stored)
     if service is not None:
         wanted = service.strip().lower()
@@ -211,6 +211,25 @@ def create_problem(
     return problems.create(ctx, draft)
 
 
+def _incident_id(session: Session, key: str | int) -> int:
+    """The id of incident `key` (`INC-42` or id) without loading the record; NotFound if none."""
+    found: int | None = None
+    if isinstance(key, int) or key.isdigit():
+        ident = lookups.as_id(key)
+        found = (
+            None
+            if ident is None
+            else session.scalar(select(Incident.id).where(Incident.id == ident))
+        )
+    else:
+        number = parse_ref(key, prefix=INCIDENT_PREFIX)
+        if number is not None and number <= lookups.MAX_ID:
+            found = session.scalar(select(Incident.id).where(Incident.number == number))
+    if found is None:
+        raise NotFound(f"no incident {key!r}", field="incident")
+    return found
+
+
 def _incident_ids(session: Session, keys: Sequence[str | int]) -> list[int]:
     if len(keys) < 2:
         raise InvalidField("incidents", "give at least 2 incidents")
@@ -234,14 +253,23 @@ def _incident_ids(session: Session, keys: Sequence[str | int]) -> list[int]:
 def features_of(session: Session, ids: Sequence[int]) -> list[recurrence.IncidentFeatures]:
     """Incidents `ids` as the matching rules see them, in the order given (unknown ids skipped).
 
-    Four indexed queries whatever the number of incidents (rows, services with their
-    dependencies, labels), in chunks that stay under every database's parameter limit.
+    Four indexed queries whatever the number of incidents (rows, services, the services those
+    depend on, labels), in chunks that stay under every database's parameter limit.
     """
+    return _load(session, ids)[0]
+
+
+def _load(
+    session: Session, ids: Sequence[int]
+) -> tuple[list[recurrence.IncidentFeatures], dict[int, list[str]]]:
+    """`features_of` and the stored signature words of the incidents whose row is current."""
     rows: dict[int, tuple[int, str, str, datetime, str | None]] = {}
-    services: dict[int, list[int]] = defaultdict(list)
+    words: dict[int, list[str]] = {}
+    services: dict[int, list[tuple[int, str]]] = defaultdict(list)
     labels: dict[int, dict[str, str]] = defaultdict(dict)
+    signature = IncidentSignature
     for chunk in _chunks(ids):
-        for id_, number, title, description, detected_at, fingerprint in session.execute(
+        found = session.execute(
             select(
                 Incident.id,
                 Incident.number,
@@ -249,23 +277,31 @@ def features_of(session: Session, ids: Sequence[int]) -> list[recurrence.Inciden
                 Incident.description,
                 Incident.detected_at,
                 Incident.fingerprint,
-            ).where(Incident.id.in_(chunk))
-        ):
-            rows[id_] = (number, title, description or "", detected_at, fingerprint)
-        for incident_id, service_id in session.execute(
-            select(IncidentService.incident_id, IncidentService.service_id).where(
-                IncidentService.incident_id.in_(chunk)
+                signature.words,
             )
+            .outerjoin(
+                signature,
+                (signature.incident_id == Incident.id) & (signature.version == Incident.version),
+            )
+            .where(Incident.id.in_(chunk))
+        )
+        for id_, number, title, description, detected_at, fingerprint, stored in found:
+            rows[id_] = (number, title, description or "", detected_at, fingerprint)
+            if stored is not None:
+                words[id_] = stored.split()
+        for incident_id, service_id, name in session.execute(
+            select(IncidentService.incident_id, Service.id, Service.name)
+            .join(Service, Service.id == IncidentService.service_id)
+            .where(IncidentService.incident_id.in_(chunk))
         ):
-            services[incident_id].append(service_id)
+            services[incident_id].append((service_id, name))
         for incident_id, k, v in session.execute(
             select(IncidentLabel.incident_id, IncidentLabel.key, IncidentLabel.value).where(
                 IncidentLabel.incident_id.in_(chunk)
             )
         ):
             labels[incident_id][k] = v
-    service_ids = {s for found in services.values() for s in found}
-    names, depends = _catalog(session, service_ids)
+    depends = _dependencies(session, {s for found in services.values() for s, _ in found})
     out: list[recurrence.IncidentFeatures] = []
     for id_ in ids:
         row = rows.get(id_)
@@ -280,60 +316,31 @@ def features_of(session: Session, ids: Sequence[int]) -> list[recurrence.Inciden
                 title=title,
                 description=description,
                 detected_at=detected_at,
-                service_ids=tuple(sorted(names[s] for s in own if s in names)),
-                related_service_ids=tuple(
-                    sorted({names[d] for s in own for d in depends.get(s, ()) if d in names})
-                ),
+                service_ids=tuple(sorted(name for _, name in own)),
+                related_service_ids=tuple(sorted({d for s, _ in own for d in depends.get(s, ())})),
                 labels=labels.get(id_, {}),
                 fingerprints=(fingerprint,) if fingerprint else (),
             )
         )
-    return out
+    return out, words
 
 
-def _catalog(
-    session: Session, service_ids: set[int]
-) -> tuple[dict[int, str], dict[int, list[int]]]:
-    if not service_ids:
-        return {}, {}
-    depends: dict[int, list[int]] = defaultdict(list)
-    for service_id, depends_on in session.execute(
-        select(ServiceDependency.service_id, ServiceDependency.depends_on_id).where(
-            ServiceDependency.service_id.in_(service_ids)
-        )
-    ):
-        depends[service_id].append(depends_on)
-    wanted = service_ids | {d for found in depends.values() for d in found}
-    names = dict(
-        session.execute(select(Service.id, Service.name).where(Service.id.in_(wanted)))
-        .tuples()
-        .all()
-    )
-    return names, depends
+def _dependencies(session: Session, service_ids: set[int]) -> dict[int, list[str]]:
+    """Names of the services each of `service_ids` depends on."""
+    depends: dict[int, list[str]] = defaultdict(list)
+    if service_ids:
+        for service_id, name in session.execute(
+            select(ServiceDependency.service_id, Service.name)
+            .join(Service, Service.id == ServiceDependency.depends_on_id)
+            .where(ServiceDependency.service_id.in_(service_ids))
+        ):
+            depends[service_id].append(name)
+    return depends
 
 
 def _chunks(ids: Sequence[int], size: int = 5_000) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
-
-
-def _stored_words(
-    session: Session, history: Sequence[recurrence.IncidentFeatures]
-) -> dict[int, list[str]]:
-    """Signature words stored for these incidents (only rows from their current version)."""
-    out: dict[int, list[str]] = {}
-    ids = [f.id for f in history]
-    for chunk in _chunks(ids):
-        for incident_id, words in session.execute(
-            select(IncidentSignature.incident_id, IncidentSignature.words)
-            .join(Incident, Incident.id == IncidentSignature.incident_id)
-            .where(
-                IncidentSignature.incident_id.in_(chunk),
-                IncidentSignature.version == Incident.version,
-            )
-        ):
-            out[incident_id] = words.split()
-    return out
 
 
 # ---------------------------------------------------------------- candidate shortlist
@@ -383,17 +390,35 @@ def _shortlist(
     common = max(50, int(stats.documents * COMMON_SHARE))
     vector = stats.weigh(words)
     usable = [w for w in vector if len(w) <= MAX_TERM and stats.df.get(w, 0) <= common]
-    terms = heapq.nlargest(QUERY_TERMS, usable, key=lambda w: (vector[w], w))
+    terms: list[str] = []
+    postings = 0
+    for word in heapq.nlargest(QUERY_TERMS, usable, key=lambda w: (vector[w], w)):
+        postings += stats.df.get(word, 0)
+        if terms and postings > MAX_POSTINGS:
+            break
+        terms.append(word)
+    weight = {t: vector[t] * stats.idf(t) for t in terms}
     partial: dict[int, float] = defaultdict(float)
-    if terms:
-        weight = {t: vector[t] * stats.idf(t) for t in terms}
-        for term, incident_id in session.execute(
-            select(IncidentTerm.term, IncidentTerm.incident_id).where(
-                IncidentTerm.term.in_(bindparam("terms", expanding=True))
-            ),
-            {"terms": terms},
+    if weight:
+        # The database sums the shared words' weights per incident and scales the sum by how
+        # the services relate (as the full score does), so the shortlist keeps the same
+        # words on the same service ahead of the same words elsewhere.
+        relation = {f"@{s}": RELATED for s in query.related_service_ids}
+        relation.update({f"@{s}": 1.0 for s in query.service_ids})
+        relation = {k: v for k, v in relation.items() if len(k) <= MAX_TERM}
+        score: ColumnElement[Any] = func.sum(case(weight, value=IncidentTerm.term, else_=0.0))
+        if relation:
+            near = func.max(case(relation, value=IncidentTerm.term, else_=0.0))
+            score = score * (UNRELATED + (1.0 - UNRELATED) * near)
+        for incident_id, total in session.execute(
+            select(IncidentTerm.incident_id, score)
+            .where(IncidentTerm.term.in_([*weight, *relation]))
+            .group_by(IncidentTerm.incident_id)
+            .order_by(score.desc(), IncidentTerm.incident_id.desc())
+            .limit(SHORTLIST + 1)
         ):
-            partial[incident_id] += weight[term]
+            partial[incident_id] = float(total)
+    boost = sum(weight.values()) or 1.0  # a shared fingerprint counts like sharing every word
     for fingerprint in query.fingerprints:
         for incident_id in session.scalars(
             select(Incident.id)
@@ -401,7 +426,7 @@ def _shortlist(
             .order_by(Incident.id.desc())
             .limit(SAME_FINGERPRINT)
         ):
-            partial[incident_id] += FINGERPRINT_BOOST  # always shortlisted
+            partial[incident_id] += boost
     partial.pop(query.id, None)
     return heapq.nlargest(SHORTLIST, partial, key=lambda i: (partial[i], i))
 
@@ -444,11 +469,12 @@ def index_pending(ctx: Context, *, limit: int = INDEX_BATCH) -> int:
 
 def index_tx(session: Session, ids: Sequence[int], *, now: datetime) -> None:
     """Write the signatures and term rows of incidents `ids` in the caller's transaction."""
-    versions = dict(
-        session.execute(select(Incident.id, Incident.version).where(Incident.id.in_(ids)))
-        .tuples()
-        .all()
-    )
+    versions = {
+        id_: version
+        for id_, version in session.execute(
+            select(Incident.id, Incident.version).where(Incident.id.in_(ids))
+        )
+    }
     history = features_of(session, ids)
     session.execute(delete(IncidentTerm).where(IncidentTerm.incident_id.in_(ids)))
     session.execute(delete(IncidentSignature).where(IncidentSignature.incident_id.in_(ids)))
@@ -465,6 +491,11 @@ def index_tx(session: Session, ids: Sequence[int], *, now: datetime) -> None:
             }
         )
         terms.extend({"term": w, "incident_id": features.id} for w in set(words))
+        terms.extend(
+            {"term": f"@{s}", "incident_id": features.id}
+            for s in features.service_ids
+            if len(s) < MAX_TERM
+        )
     if signatures:
         session.execute(insert(IncidentSignature), signatures)
     for start in range(0, len(terms), 20_000):

@@ -16,6 +16,7 @@ turns that into a problem title. Pure and deterministic; 100,000 incidents in un
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,10 +120,12 @@ class _Group:
     services: Counter[frozenset[str]] = field(default_factory=Counter)
     related: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
     dominant: frozenset[str] = frozenset()
+    norm: float = 0.0  # Euclidean length of `text`
 
     def add(self, item: _Prepared) -> None:
         self.members.append(item)
         self.text_norm2 = _accumulate(self.text, item.text, self.text_norm2)
+        self.norm = self.text_norm2**0.5
         self.labels_norm2 = _accumulate(self.labels, item.labels, self.labels_norm2)
         if item.fingerprints:
             self.with_fingerprint += 1
@@ -179,22 +182,33 @@ def _group_score(g: _Group, h: _Group) -> float:
 
 def _item_score(item: _Prepared, g: _Group) -> float:
     """`_group_score` of a one-incident group against `g`, without building the group."""
-    text = _dot(item.text, g.text) / (g.text_norm2**0.5 or 1.0)
-    labels = 0.0
+    get = g.text.get
+    dot = 0.0
+    for key, weight in item.text.items():
+        other = get(key)
+        if other is not None:
+            dot += weight * other
+    text = dot / g.norm if g.norm else 0.0
+    base = W_TEXT * (text if text < 1.0 else 1.0)
     if item.labels and g.labels_norm2:
         labels = _dot(item.labels, g.labels) / g.labels_norm2**0.5
-    base = W_TEXT * min(text, 1.0) + W_LABELS * min(labels, 1.0)
+        base += W_LABELS * min(labels, 1.0)
     if item.fingerprints and g.with_fingerprint:
         share = max(g.fingerprints.get(f, 0) for f in item.fingerprints) / g.with_fingerprint
         base += W_FINGERPRINT * min(1.0, 2.0 * share)
     gs = g.dominant
-    kind, _ = _relation(item.services, item.related, item.text, gs, g.related[gs], g.text)
-    return min(1.0, base) * RELATION_FACTOR[kind]
+    if item.services & gs:
+        factor = 1.0  # the common case, without working out the relation
+    else:
+        kind, _ = _relation(item.services, item.related, item.text, gs, g.related[gs], g.text)
+        factor = RELATION_FACTOR[kind]
+    return min(1.0, base) * factor
 
 
 _KEY_TERMS = 6
 _MAX_CANDIDATES_PER_TERM = 16
 _CANDIDATES = 10
+_CLEAR_MATCH = 0.6
 
 
 def _leader_pass(items: list[_Prepared], threshold: float) -> list[_Group]:
@@ -208,7 +222,7 @@ def _leader_pass(items: list[_Prepared], threshold: float) -> list[_Group]:
     by_key: dict[str, dict[int, None]] = {}
     limit = _MAX_CANDIDATES_PER_TERM
     for item in items:
-        hits: Counter[int] = Counter()
+        hits: dict[int, int] = {}
         keys = key_terms(item.text, limit=_KEY_TERMS)
         keys += [f"@{s}" for s in item.services]
         keys += [f"#{f}" for f in item.fingerprints]
@@ -217,12 +231,18 @@ def _leader_pass(items: list[_Prepared], threshold: float) -> list[_Group]:
             if posting:
                 weight = 1 if key[0].isalnum() else 2
                 for index in islice(reversed(posting), limit):
-                    hits[index] += weight
+                    hits[index] = hits.get(index, 0) + weight
+        if len(hits) > _CANDIDATES:
+            candidates = heapq.nlargest(_CANDIDATES, hits, key=hits.__getitem__)
+        else:
+            candidates = list(hits)
         best, best_score = -1, threshold
-        for index, _ in hits.most_common(_CANDIDATES):
+        for index in candidates:
             score = _item_score(item, groups[index])
             if score >= best_score:
                 best, best_score = index, score
+                if score >= _CLEAR_MATCH:
+                    break  # candidates come most-shared-keys first; this one is clear
         if best < 0:
             best = len(groups)
             groups.append(_Group(members=[]))

@@ -133,6 +133,9 @@ def test_trends_page_charts_fit_a_phone(page: Page, live_server: LiveServer) -> 
     expect(chart).to_be_visible()
     expect(chart.locator("rect")).not_to_have_count(0)
     page.screenshot(path=str(SCREENSHOTS / "fireline-trends.png"), full_page=True)
+    expect(page.get_by_role("link", name="+ Proactive problem")).to_have_attribute(
+        "href", "/problems/new"
+    )
     page.get_by_label("Range", exact=True).select_option("90d")  # submits on change
     expect(page).to_have_url(re.compile(r"range=90d"))
     expect(page.locator(".trend-range")).to_contain_text("by week")

@@ -87,6 +87,7 @@ def test_trends_page_with_no_data_and_a_bad_range(
     assert "since: must be before until" in page.text
     assert page.text.count("No incidents in this range.") == 3
     assert "No incidents linked to problems in this range." in page.text
+    assert "+ Proactive problem" not in page.text  # viewers cannot open problems
     client.cookies.clear()
     anonymous = client.get("/trends", follow_redirects=False)
     assert anonymous.status_code == 303

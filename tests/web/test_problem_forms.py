@@ -226,3 +226,18 @@ def test_list_filters_by_status_and_text_and_escapes_titles(
     bad = client.get("/problems?status=sideways")
     assert bad.status_code == 422 and "choose a problem status" in bad.text
     assert client.get("/problems/PRB-999").status_code == 404
+
+
+def test_viewer_reads_a_problem_but_gets_no_forms_and_cannot_post(
+    client: TestClient, ctx: Context, viewer: Person, signed_in: SignedIn
+) -> None:
+    created = problems.create(ctx, problems.ProblemDraft(title="Slow DNS"))
+    ref = problems.ref_of(created)
+    csrf = signed_in(viewer)
+    page = client.get(f"/problems/{ref}")
+    assert page.status_code == 200 and "Slow DNS" in page.text
+    assert 'id="rca-form"' not in page.text and "/actions/" not in page.text
+    assert 'id="link-form"' not in page.text and 'id="note-form"' not in page.text
+    refused = client.post(f"/problems/{ref}/rca", data={"csrf_token": csrf, "root_cause": "x"})
+    assert refused.status_code == 403
+    assert client.get("/problems/new").status_code == 403

@@ -48,3 +48,51 @@ def test_known_error_list_and_detail_show_workaround_and_fix_status(
     assert '<span class="chip">504</span>' in detail.text
     assert client.get("/known-errors/KE-999").status_code == 404
     assert client.get("/known-errors?state=odd").status_code == 422
+
+
+def test_responder_updates_fix_status_workaround_and_matching(
+    client: TestClient, ctx: Context, responder: Person, signed_in: SignedIn
+) -> None:
+    catalog.create_service(ctx, name="queue")
+    known = known_errors.create(ctx, KnownErrorDraft(title="Consumer stuck", workaround="Bounce"))
+    csrf = signed_in(responder)
+    page = client.get(f"/known-errors/{known.id}")
+    assert 'id="ke-form"' in page.text
+
+    saved = client.post(
+        f"/known-errors/{known.id}/edit",
+        data={
+            "csrf_token": csrf,
+            "title": "Consumer stuck after rebalance",
+            "fix_status": "released",
+            "workaround": "Restart the **consumer** group",
+            "services": [str(catalog.get_service(ctx, "queue").id)],
+            "labels": "alertname=ConsumerLag",
+            "keywords": "rebalance, stuck",
+            "active": "on",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    html = client.get(saved.headers["location"]).text
+    assert "Consumer stuck after rebalance" in html and "Fix released" in html
+    assert "<strong>consumer</strong>" in html
+    assert '<span class="chip">alertname=ConsumerLag</span>' in html
+    assert '<span class="chip">rebalance</span>' in html
+
+    bad = client.post(
+        f"/known-errors/{known.id}/edit",
+        data={"csrf_token": csrf, "title": "", "labels": "no-equals-sign", "active": "on"},
+    )
+    assert bad.status_code == 422 and "use key=value" in bad.text
+    assert 'value="no-equals-sign"' not in bad.text and "no-equals-sign</textarea>" in bad.text
+
+
+def test_viewer_gets_no_known_error_form(
+    client: TestClient, ctx: Context, viewer: Person, signed_in: SignedIn
+) -> None:
+    known = known_errors.create(ctx, KnownErrorDraft(title="Consumer stuck"))
+    csrf = signed_in(viewer)
+    assert 'id="ke-form"' not in client.get(f"/known-errors/{known.id}").text
+    refused = client.post(f"/known-errors/{known.id}/edit", data={"csrf_token": csrf, "title": "x"})
+    assert refused.status_code == 403

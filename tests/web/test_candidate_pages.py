@@ -111,6 +111,7 @@ def test_create_problem_from_a_cluster_links_its_incidents(
     assert all(f'href="/incidents/{r}"' in detail for r in pools)
     again = client.get("/problems/candidates/clusters?days=90").text
     assert f'Already linked: <a href="/problems/{ref}">{ref}</a> (3 of 3)' in again
+    assert "Create another problem" in again  # fully covered: no eye-catching button
     one = client.post(
         "/problems/candidates/create", data={"csrf_token": csrf, "incident": pools[:1]}
     )

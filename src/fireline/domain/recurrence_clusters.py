@@ -209,6 +209,7 @@ _KEY_TERMS = 6
 _MAX_CANDIDATES_PER_TERM = 16
 _CANDIDATES = 10
 _CLEAR_MATCH = 0.6
+_MERGE_FROM = 1
 
 
 def _leader_pass(items: list[_Prepared], threshold: float) -> list[_Group]:
@@ -269,6 +270,8 @@ def _merge(groups: list[_Group], threshold: float) -> list[list[_Prepared]]:
                 by_key.setdefault(key, []).append(index)
     pairs: list[tuple[float, int, int]] = []
     for index, group in enumerate(groups):
+        if len(group.members) < _MERGE_FROM:
+            continue
         hits: Counter[int] = Counter()
         for key in keys[index]:
             weight = 1 if key[0].isalnum() else 2

@@ -74,7 +74,7 @@ split into words; a mask runs only if its character (or, when empty, a digit) oc
 remaining digit-bearing words are handled word by word (`_word`)."""
 
 _WORD = re.compile(r"[a-z0-9]+")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_CAMEL = re.compile(r"([a-z])(?=[A-Z])|([A-Z])(?=[A-Z][a-z])")  # sub with _CAMEL_SPLIT
 _HEX = re.compile(r"[0-9a-f]+")
 _SHORT_NAME = re.compile(r"[a-z]{1,2}\d+[a-z]*|\d[a-z]{1,3}|[a-z]\d[a-z]")
 _HTTP_STATUS = re.compile(r"[45]\d\d")
@@ -87,7 +87,7 @@ def normalise(text: str) -> str:
 
     Meant for display and debugging ("what did the matcher see?"); `tokens` is what is compared.
     """
-    masked = _mask(_CAMEL.sub(" ", text).lower(), keep_placeholders=True)
+    masked = _mask(_camel(text).lower(), keep_placeholders=True)
     out: list[str] = []
     for raw in re.split(r"(\s+)", masked):
         if raw.isspace() or not raw or raw.startswith("<"):
@@ -200,9 +200,21 @@ class TermStats:
 
     def weigh(self, words: Iterable[str]) -> WeightedTerms:
         """Unit-length vector: (1 + ln tf) x IDF per word, divided by the Euclidean norm."""
-        counts = Counter(words)
-        vector = {w: (1.0 + math.log(c)) * self.idf(w) for w, c in counts.items()}
-        return unit(vector)
+        cached = self._cache.get
+        vector: dict[str, float] = {}
+        total = 0.0
+        for word, count in Counter(words).items():
+            weight = cached(word)
+            if weight is None:
+                weight = self.idf(word)
+            if count > 1:
+                weight *= 1.0 + math.log(count)
+            vector[word] = weight
+            total += weight * weight
+        if not total:
+            return {}
+        norm = math.sqrt(total)
+        return {k: v / norm for k, v in vector.items() if v}
 
 
 def unit(vector: Mapping[str, float]) -> WeightedTerms:
@@ -242,8 +254,13 @@ _UNDOUBLE = frozenset("bdgmnprt")
 _GENERIC_STEMS: frozenset[str] = frozenset(stem(w) for w in GENERIC_WORDS)
 
 
+def _camel(text: str) -> str:
+    """Split CamelCase words (`DBConnectionPool` -> `DB Connection Pool`)."""
+    return _CAMEL.sub(r"\1\2 ", text) if not text.islower() else text
+
+
 def _raw_words(text: str) -> list[str]:
-    return _WORD.findall(_mask(_CAMEL.sub(" ", text).lower(), keep_placeholders=False))
+    return _WORD.findall(_mask(_camel(text).lower(), keep_placeholders=False))
 
 
 def _mask(text: str, *, keep_placeholders: bool) -> str:

@@ -124,7 +124,8 @@ def _prepare(
             name="Primary",
             levels=[
                 escalations.LevelInput([escalations.TargetInput("user", a.id)], 5),
-                escalations.LevelInput([escalations.TargetInput("user", b.id)], 5),
+                # Long enough that no later step falls due during the run.
+                escalations.LevelInput([escalations.TargetInput("user", b.id)], 240),
             ],
         ),
     )
@@ -250,11 +251,15 @@ def bench(backend: str, workers: int, args: argparse.Namespace, tmp: Path) -> di
 
     due_by_ref = {f"INC-{i}": due.timestamp() for i, due in dues.items()}
     with ctx.reading() as session:
-        fired = session.execute(
-            select(TimelineEvent.record_id, TimelineEvent.at).where(
-                TimelineEvent.kind == "escalation"
+        fired = [
+            (incident_id, at)
+            for incident_id, at, data in session.execute(
+                select(TimelineEvent.record_id, TimelineEvent.at, TimelineEvent.data).where(
+                    TimelineEvent.kind == "escalation"
+                )
             )
-        ).all()
+            if data.get("action") == "level"
+        ]
         dead = session.scalar(select(func.count()).select_from(Job).where(Job.state == "dead"))
     engine.dispose()
     step_lag = [at.timestamp() - dues[incident_id].timestamp() for incident_id, at in fired]

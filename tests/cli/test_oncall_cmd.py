@@ -30,7 +30,9 @@ def _json(env: dict[str, str], *args: str) -> Any:
 
 def _api(env: dict[str, str]) -> httpx.Client:
     return httpx.Client(
-        base_url=env["FIRELINE_URL"], headers={"Authorization": f"Bearer {env['FIRELINE_TOKEN']}"}
+        base_url=env["FIRELINE_URL"],
+        headers={"Authorization": f"Bearer {env['FIRELINE_TOKEN']}"},
+        timeout=30,
     )
 
 
@@ -85,7 +87,7 @@ def test_schedule_shifts_override_and_who_is_on_call(live_server: LiveServer) ->
 
     feed = _run(env, "oncall", "feed", "--schedule", "Payments")
     assert feed.exit_code == 0
-    calendar = httpx.get(feed.stdout.strip())
+    calendar = httpx.get(feed.stdout.strip(), timeout=30)
     assert calendar.status_code == 200 and "BEGIN:VCALENDAR" in calendar.text
 
 

@@ -1,5 +1,5 @@
-"""On-call pages: who is on call now, schedules (timeline of the next two weeks, layers,
-overrides, swaps, calendar feed) and escalation policies (levels, targets, delays).
+"""On-call pages: who is on call now and schedules (timeline of the next two weeks, layers,
+overrides, swaps, calendar feed). Escalation policies are in `oncall_policies.py`.
 
 Writes follow post/redirect/get; a use-case error re-renders the page with the message next to
 the form that caused it. Times typed into forms are wall-clock times in the schedule's zone.
@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from fireline.domain import rotation
 from fireline.errors import FirelineError, InvalidField
-from fireline.store.models.oncall import EscalationPolicy, Schedule
+from fireline.store.models.oncall import Schedule
 from fireline.usecases import catalog, escalations, identity, oncall
 from fireline.web import forms
 from fireline.web.rendering import render
@@ -43,11 +43,11 @@ class Bar:
     tone: int
 
 
-def _names(visitor: Visitor) -> dict[int, str]:
+def user_names(visitor: Visitor) -> dict[int, str]:
     return {u.id: u.name for u in identity.list_users(visitor.ctx)}
 
 
-def _error(exc: FirelineError, form: str) -> dict[str, Any]:
+def form_error(exc: FirelineError, form: str) -> dict[str, Any]:
     return {"form": form, "field": exc.field, "message": exc.message}
 
 
@@ -87,10 +87,10 @@ def _bars(
 
 @router.get("/oncall")
 def overview(request: Request, visitor: Reader) -> Response:
-    return _overview(request, visitor)
+    return overview_page(request, visitor)
 
 
-def _overview(
+def overview_page(
     request: Request,
     visitor: Visitor,
     *,
@@ -100,7 +100,7 @@ def _overview(
 ) -> Response:
     ctx = visitor.ctx
     now = ctx.clock.now()
-    names = _names(visitor)
+    names = user_names(visitor)
     services = [
         (service, policy, escalations.resolve_level_users(ctx, policy, at=now))
         for service, policy in escalations.service_policies(ctx)
@@ -172,46 +172,14 @@ async def create_schedule(request: Request, visitor: PosterManager) -> Response:
         values = forms.values_of(
             form, ("name", "description", "time_zone", "start", "length_count")
         )
-        return _overview(
-            request, visitor, error=_error(exc, "schedule"), values=values, status_code=exc.status
+        return overview_page(
+            request,
+            visitor,
+            error=form_error(exc, "schedule"),
+            values=values,
+            status_code=exc.status,
         )
     return RedirectResponse(f"/oncall/schedules/{schedule.id}", status_code=303)
-
-
-@router.post("/oncall/policies")
-async def create_policy(request: Request, visitor: PosterManager) -> Response:
-    form = await request.form()
-    try:
-        policy = escalations.create_policy(
-            visitor.ctx,
-            escalations.PolicyInput(
-                name=forms.text(form, "name"),
-                repeat=_int(forms.text(form, "repeat") or "0", "repeat"),
-                levels=[_level_from_form(form, 0)],
-            ),
-        )
-    except FirelineError as exc:
-        values = forms.values_of(form, ("name", "repeat", "delay_minutes"))
-        return _overview(
-            request, visitor, error=_error(exc, "policy"), values=values, status_code=exc.status
-        )
-    return RedirectResponse(f"/oncall/policies/{policy.id}", status_code=303)
-
-
-def _int(raw: str, field: str) -> int:
-    if not raw.lstrip("-").isdigit():
-        raise InvalidField(field, "must be a whole number")
-    return int(raw)
-
-
-def _level_from_form(form: Any, index: int) -> escalations.LevelInput:
-    targets = []
-    for raw in forms.many(form, "targets"):
-        kind, _, ident = raw.partition(":")
-        if ident.isdigit():
-            targets.append(escalations.TargetInput(kind, int(ident)))
-    delay = _int(forms.text(form, "delay_minutes") or "0", f"levels[{index}].delay_minutes")
-    return escalations.LevelInput(targets=targets, delay_minutes=delay)
 
 
 # ---------------------------------------------------------------- schedule page
@@ -234,7 +202,7 @@ def _schedule_page(
     start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + timedelta(days=TIMELINE_DAYS)
     shifts = oncall.shifts(ctx, schedule_id, start=start, end=end)
-    names = _names(visitor)
+    names = user_names(visitor)
     days = [
         (round(100 * i / TIMELINE_DAYS, 3), (start + timedelta(days=i)).strftime("%a %d"))
         for i in range(TIMELINE_DAYS)
@@ -291,7 +259,7 @@ async def add_override(schedule_id: int, request: Request, visitor: PosterRespon
             request,
             visitor,
             schedule_id,
-            error=_error(exc, "override"),
+            error=form_error(exc, "override"),
             values=values,
             status_code=exc.status,
         )
@@ -322,7 +290,7 @@ async def swap(schedule_id: int, request: Request, visitor: PosterResponder) -> 
             request,
             visitor,
             schedule_id,
-            error=_error(exc, "swap"),
+            error=form_error(exc, "swap"),
             values=values,
             status_code=exc.status,
         )
@@ -370,7 +338,7 @@ async def add_layer(schedule_id: int, request: Request, visitor: PosterManager) 
             request,
             visitor,
             schedule_id,
-            error=_error(exc, "layer"),
+            error=form_error(exc, "layer"),
             values=values,
             status_code=exc.status,
         )
@@ -390,7 +358,7 @@ def delete_layer(
         oncall.update_schedule(visitor.ctx, schedule_id, _schedule_input(schedule, layers))
     except FirelineError as exc:
         return _schedule_page(
-            request, visitor, schedule_id, error=_error(exc, "layers"), status_code=exc.status
+            request, visitor, schedule_id, error=form_error(exc, "layers"), status_code=exc.status
         )
     return RedirectResponse(f"/oncall/schedules/{schedule_id}", status_code=303)
 
@@ -400,125 +368,3 @@ def schedule_feed(schedule_id: int, request: Request, visitor: PosterResponder) 
     """Issue a calendar subscription URL; it is shown on this response only."""
     issued = oncall.issue_calendar_token(visitor.ctx, schedule_id=schedule_id)
     return _schedule_page(request, visitor, schedule_id, feed_url=issued.url)
-
-
-# ---------------------------------------------------------------- policy page
-
-
-def _policy_page(
-    request: Request,
-    visitor: Visitor,
-    policy_id: int,
-    *,
-    error: dict[str, Any] | None = None,
-    status_code: int = 200,
-) -> Response:
-    ctx = visitor.ctx
-    policy = escalations.get_policy(ctx, policy_id)
-    now = ctx.clock.now()
-    names = _names(visitor)
-    schedules = {s.id: s.name for s in oncall.list_schedules(ctx)}
-    teams = {t.id: t.name for t in catalog.list_teams(ctx)}
-    labels = {"user": names, "schedule": schedules, "team": teams}
-    levels = [
-        {
-            "delay": level["delay_minutes"],
-            "targets": [
-                (t["kind"], labels[t["kind"]].get(t["id"], f"{t['kind']} {t['id']}"))
-                for t in level["targets"]
-            ],
-            "now": [names.get(u, f"user {u}") for u in users],
-        }
-        for level, users in zip(
-            policy.levels, escalations.resolve_level_users(ctx, policy, at=now), strict=True
-        )
-    ]
-    return render(
-        request,
-        "oncall/policy.html",
-        {
-            "policy": policy,
-            "levels": levels,
-            "services": [s for s, p in escalations.service_policies(ctx) if p.id == policy.id],
-            "all_services": catalog.list_services(ctx),
-            "users": identity.list_users(ctx),
-            "schedules": oncall.list_schedules(ctx),
-            "teams": catalog.list_teams(ctx),
-            "error": error,
-        },
-        visitor=visitor,
-        status_code=status_code,
-    )
-
-
-@router.get("/oncall/policies/{policy_id}")
-def policy_page(policy_id: int, request: Request, visitor: Reader) -> Response:
-    return _policy_page(request, visitor, policy_id)
-
-
-def _policy_input(
-    policy: EscalationPolicy, levels: list[escalations.LevelInput]
-) -> escalations.PolicyInput:
-    return escalations.PolicyInput(
-        name=policy.name,
-        description=policy.description,
-        repeat=policy.repeat,
-        team=policy.team_id,
-        levels=levels,
-    )
-
-
-def _stored_levels(policy: EscalationPolicy) -> list[escalations.LevelInput]:
-    return [
-        escalations.LevelInput(
-            targets=[escalations.TargetInput(t["kind"], int(t["id"])) for t in level["targets"]],
-            delay_minutes=int(level["delay_minutes"]),
-        )
-        for level in policy.levels
-    ]
-
-
-@router.post("/oncall/policies/{policy_id}/levels")
-async def add_level(policy_id: int, request: Request, visitor: PosterManager) -> Response:
-    form = await request.form()
-    policy = escalations.get_policy(visitor.ctx, policy_id)
-    levels = _stored_levels(policy)
-    try:
-        levels.append(_level_from_form(form, len(levels)))
-        escalations.update_policy(visitor.ctx, policy_id, _policy_input(policy, levels))
-    except FirelineError as exc:
-        return _policy_page(
-            request, visitor, policy_id, error=_error(exc, "level"), status_code=exc.status
-        )
-    return RedirectResponse(f"/oncall/policies/{policy_id}", status_code=303)
-
-
-@router.post("/oncall/policies/{policy_id}/levels/{index}/delete")
-def delete_level(policy_id: int, index: int, request: Request, visitor: PosterManager) -> Response:
-    policy = escalations.get_policy(visitor.ctx, policy_id)
-    levels = _stored_levels(policy)
-    try:
-        if not 0 <= index < len(levels):
-            raise InvalidField("level", f"no level {index + 1}")
-        del levels[index]
-        escalations.update_policy(visitor.ctx, policy_id, _policy_input(policy, levels))
-    except FirelineError as exc:
-        return _policy_page(
-            request, visitor, policy_id, error=_error(exc, "levels"), status_code=exc.status
-        )
-    return RedirectResponse(f"/oncall/policies/{policy_id}", status_code=303)
-
-
-@router.post("/oncall/policies/{policy_id}/services")
-async def attach_service(policy_id: int, request: Request, visitor: PosterManager) -> Response:
-    form = await request.form()
-    raw = forms.text(form, "service")
-    try:
-        if not raw.isdigit():
-            raise InvalidField("service", "choose a service")
-        escalations.set_service_policy(visitor.ctx, int(raw), policy_id)
-    except FirelineError as exc:
-        return _policy_page(
-            request, visitor, policy_id, error=_error(exc, "service"), status_code=exc.status
-        )
-    return RedirectResponse(f"/oncall/policies/{policy_id}", status_code=303)

@@ -144,3 +144,26 @@ def test_ranking_candidates_found_elsewhere_uses_stored_words_and_explains() -> 
     found = rank_similar(POOL_A, [POOL_A, POOL_B, CERT], stats=STATS, words=stored)
     assert [s.ref for s in found] == [POOL_B.ref]
     assert "shared words: connection, exhausted, pool" in found[0].reasons
+
+
+def test_naming_the_same_upstream_service_is_not_enough_to_share_a_cause() -> None:
+    evictions = incident(
+        "Redis evictions spiking on sessions-redis",
+        "maxmemory reached on sessions-redis; evicted keys",
+        related=("sessions-redis",),
+    )
+    dns = incident(
+        "checkout-api cannot resolve sessions-redis",
+        "NXDOMAIN for sessions-redis from checkout-api pods",
+        related=("sessions-redis",),
+        day=2,
+    )
+    again = incident(
+        "Redis evictions high on sessions-redis",
+        "maxmemory reached on sessions-redis; keys evicted",
+        related=("sessions-redis",),
+        day=5,
+    )
+    stats = corpus_stats([evictions, dns, again, *BACKGROUND])
+    assert similarity(evictions, dns, stats=stats).score < DEFAULT_THRESHOLD
+    assert similarity(evictions, again, stats=stats).score >= 0.5

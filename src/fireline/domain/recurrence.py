@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +38,7 @@ from fireline.domain.text_signature import (
     shared_terms,
     surface_forms,
     tokens,
+    unit,
 )
 
 W_TEXT = 0.70
@@ -51,6 +52,7 @@ RELATION_FACTOR = {
     "different": 0.4,
 }
 DEFAULT_THRESHOLD = 0.42
+UPSTREAM_DAMPING = 0.35
 
 VOLATILE_LABEL_KEYS: frozenset[str] = frozenset(
     """instance pod pod_name kubernetes_pod_name host hostname node nodename ip address
@@ -115,6 +117,7 @@ class _Prepared:
     fingerprints: frozenset[str]
     services: frozenset[str]
     related: frozenset[str]
+    named: frozenset[str]  # words of related services' names that the text mentions
 
 
 def stable_labels(labels: Mapping[str, str]) -> list[str]:
@@ -298,13 +301,29 @@ def signature_words(incident: IncidentFeatures) -> list[str]:
 def _prepare(
     incident: IncidentFeatures, stats: CorpusStats, words: list[str] | None = None
 ) -> _Prepared:
+    """Vectors of one incident. Words naming a service it depends on weigh less in the text
+    vector (`UPSTREAM_DAMPING`): they say *where* the fault is, which the service relation
+    judges, not *what* it is (evictions and DNS failures on one cache must not match by the
+    cache's name). They are kept in `named` for the relation."""
+    found = signature_words(incident) if words is None else words
+    related = frozenset(incident.related_service_ids)
+    named: frozenset[str] = frozenset()
+    if related:
+        upstream: set[str] = set()
+        for service in related:
+            upstream.update(_service_words(service))
+        named = frozenset(upstream.intersection(found))
+    text = stats.words.weigh(found)
+    if named:
+        text = unit({w: v * UPSTREAM_DAMPING if w in named else v for w, v in text.items()})
     return _Prepared(
         features=incident,
-        text=stats.words.weigh(signature_words(incident) if words is None else words),
+        text=text,
         labels=stats.labels.weigh(stable_labels(incident.labels)),
         fingerprints=frozenset(incident.fingerprints),
         services=frozenset(incident.service_ids),
-        related=frozenset(incident.related_service_ids),
+        related=related,
+        named=named,
     )
 
 
@@ -323,10 +342,10 @@ def _service_words(service: str) -> frozenset[str]:
 def _relation(
     a_services: frozenset[str],
     a_related: frozenset[str],
-    a_words: Mapping[str, float],
+    a_named: Set[str],
     b_services: frozenset[str],
     b_related: frozenset[str],
-    b_words: Mapping[str, float],
+    b_named: Set[str],
 ) -> tuple[str, str]:
     """(kind, explanation) of how two sets of services relate; kind keys `RELATION_FACTOR`.
 
@@ -340,19 +359,19 @@ def _relation(
         return "same", f"same service {', '.join(sorted(same))}"
     kind, why = "different", ""
     pairs = (
-        (a_services, a_related, a_words, b_services),
-        (b_services, b_related, b_words, a_services),
+        (a_services, a_related, a_named, b_services),
+        (b_services, b_related, b_named, a_services),
     )
-    for services, related, words, others in pairs:
+    for services, related, mentioned, others in pairs:
         for dependency in sorted(others & related):
             named = _service_words(dependency)
-            if named and named <= words.keys():
+            if named and named <= mentioned:
                 return "named dependency", f"{min(services)} depends on {dependency}, named in it"
             kind, why = "depends", f"{min(services)} depends on {dependency}"
     if kind == "different":
         for dependency in sorted(a_related & b_related):
             named = _service_words(dependency)
-            if named and named <= a_words.keys() and named <= b_words.keys():
+            if named and named <= a_named and named <= b_named:
                 return "named dependency", f"both depend on {dependency}, named in both"
     return kind, why
 
@@ -363,7 +382,7 @@ def _score(a: _Prepared, b: _Prepared) -> float:
     base = W_TEXT * text + W_LABELS * labels
     if a.fingerprints & b.fingerprints:
         base += W_FINGERPRINT
-    kind, _ = _relation(a.services, a.related, a.text, b.services, b.related, b.text)
+    kind, _ = _relation(a.services, a.related, a.named, b.services, b.related, b.named)
     return min(1.0, base) * RELATION_FACTOR[kind]
 
 
@@ -372,7 +391,7 @@ def _reasons(a: _Prepared, b: _Prepared) -> list[str]:
     fingerprints = sorted(a.fingerprints & b.fingerprints)
     if fingerprints:
         reasons.append(f"same alert fingerprint {fingerprints[0][:12]}")
-    kind, why = _relation(a.services, a.related, a.text, b.services, b.related, b.text)
+    kind, why = _relation(a.services, a.related, a.named, b.services, b.related, b.named)
     if why:
         reasons.append(why)
     elif kind == "different":

@@ -121,11 +121,14 @@ class _Group:
     related: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
     dominant: frozenset[str] = frozenset()
     norm: float = 0.0  # Euclidean length of `text`
+    named: set[str] = field(default_factory=set)  # related services' words the texts mention
 
     def add(self, item: _Prepared) -> None:
         self.members.append(item)
         self.text_norm2 = _accumulate(self.text, item.text, self.text_norm2)
         self.norm = self.text_norm2**0.5
+        if item.named:
+            self.named |= item.named
         self.labels_norm2 = _accumulate(self.labels, item.labels, self.labels_norm2)
         if item.fingerprints:
             self.with_fingerprint += 1
@@ -175,7 +178,7 @@ def _group_score(g: _Group, h: _Group) -> float:
         )  # fmt: skip
         base += W_FINGERPRINT * min(1.0, 2.0 * share)
     gs, hs = g.dominant, h.dominant
-    kind, _ = _relation(gs, g.related[gs], g.text, hs, h.related[hs], h.text)
+    kind, _ = _relation(gs, g.related[gs], g.named, hs, h.related[hs], h.named)
     factor = RELATION_FACTOR[kind]
     return min(1.0, base) * factor
 
@@ -200,7 +203,7 @@ def _item_score(item: _Prepared, g: _Group) -> float:
     if item.services & gs:
         factor = 1.0  # the common case, without working out the relation
     else:
-        kind, _ = _relation(item.services, item.related, item.text, gs, g.related[gs], g.text)
+        kind, _ = _relation(item.services, item.related, item.named, gs, g.related[gs], g.named)
         factor = RELATION_FACTOR[kind]
     return min(1.0, base) * factor
 

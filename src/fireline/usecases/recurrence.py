@@ -347,32 +347,38 @@ def _chunks(ids: Sequence[int], size: int = 5_000) -> Iterable[list[int]]:
 
 
 def _stats(session: Session, words: Iterable[str], *, base: TermStats | None = None) -> TermStats:
-    """IDF statistics for `words` from the snapshot (live counts when there is none yet)."""
-    wanted = sorted({w for w in words if w and len(w) <= MAX_TERM})
+    """IDF statistics for `words` (added to `base`) from the snapshot, in one query; live
+    counts from the index while no snapshot exists yet (a fresh installation)."""
+    wanted = {w for w in words if w and len(w) <= MAX_TERM}
     df: dict[str, int] = dict(base.df) if base is not None else {}
-    missing = [w for w in wanted if w not in df]
-    documents = base.documents if base is not None else None
-    if documents is None:
-        documents = session.scalar(
-            select(RecurrenceTermStat.documents).where(RecurrenceTermStat.term == ALL_DOCUMENTS)
-        )
-    snapshot = documents is not None
-    if documents is None:
-        documents = session.scalar(select(func.count()).select_from(IncidentSignature)) or 0
-    if missing:
-        if snapshot:
-            query = select(RecurrenceTermStat.term, RecurrenceTermStat.documents).where(
-                RecurrenceTermStat.term.in_(bindparam("terms", expanding=True))
-            )
-        else:
-            query = (
-                select(IncidentTerm.term, func.count())
-                .where(IncidentTerm.term.in_(bindparam("terms", expanding=True)))
-                .group_by(IncidentTerm.term)
-            )
+    missing = sorted(wanted - df.keys())
+    if base is None:
+        missing.append(ALL_DOCUMENTS)
+    snapshot = base is None or ALL_DOCUMENTS in df
+    found: dict[str, int] = {}
+    query = select(RecurrenceTermStat.term, RecurrenceTermStat.documents).where(
+        RecurrenceTermStat.term.in_(bindparam("terms", expanding=True))
+    )
+    if snapshot:
         for start in range(0, len(missing), 2_000):
-            for term, count in session.execute(query, {"terms": missing[start : start + 2_000]}):
-                df[term] = count
+            found.update(session.execute(query, {"terms": missing[start : start + 2_000]}).all())
+        snapshot = base is not None or ALL_DOCUMENTS in found
+    if not snapshot:  # count live; TermStats treats words never seen as rare
+        query = (
+            select(IncidentTerm.term, func.count())
+            .where(IncidentTerm.term.in_(bindparam("terms", expanding=True)))
+            .group_by(IncidentTerm.term)
+        )
+        for start in range(0, len(missing), 2_000):
+            found.update(session.execute(query, {"terms": missing[start : start + 2_000]}).all())
+        found.pop(ALL_DOCUMENTS, None)
+        if base is None:
+            total = session.scalar(select(func.count()).select_from(IncidentSignature))
+            found["#documents"] = total or 0
+    df.update(found)
+    documents = (
+        base.documents if base is not None else df.get(ALL_DOCUMENTS, df.get("#documents", 0))
+    )
     return TermStats(df, documents)
 
 

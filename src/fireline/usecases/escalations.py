@@ -340,10 +340,17 @@ class StepTooEarly(Exception):
         self.due_at = due_at
 
 
-def fire_step(ctx: Context, *, escalation_id: int, round_: int, level: int) -> str:
+def fire_step(
+    ctx: Context, *, escalation_id: int, round_: int, level: int, job_id: int | None = None
+) -> str:
     """Enter step (round_, level) of an escalation if it is still the next one; return what
-    happened (`paged`, `stale`, `stopped`, `exhausted`). Raises StepTooEarly if not due."""
+    happened (`paged`, `stale`, `stopped`, `exhausted`). Raises StepTooEarly if not due.
+
+    With `job_id`, that step job is marked done in the same transaction as the step's effect.
+    """
     with ctx.transaction() as session:
+        if job_id is not None:
+            jobs.complete(session, job_id=job_id, now=ctx.clock.now())  # undone on StepTooEarly
         row = repo.escalation(session, escalation_id, for_update=True)
         if row is None or row.state != "active":
             return "stale"

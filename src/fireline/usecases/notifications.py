@@ -439,9 +439,13 @@ def record(
     attempt: int,
     error: str | None = None,
     final: bool = False,
+    job_id: int | None = None,
 ) -> None:
-    """Put one delivery attempt on the incident timeline (`notification` event)."""
+    """Put one delivery attempt on the incident timeline (`notification` event); with
+    `job_id`, a successful attempt also marks its delivery job done in the same commit."""
     with ctx.transaction() as session:
+        if job_id is not None and status == "sent":
+            jobs.complete(session, job_id=job_id, now=ctx.clock.now())
         timeline.append(
             session,
             record_type="incident",

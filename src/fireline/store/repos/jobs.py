@@ -85,9 +85,12 @@ def claim_due(
 
 
 def complete(session: Session, *, job_id: int, now: datetime) -> None:
+    """Mark a job done. A no-op for a job already done, so a handler may complete its job in
+    the transaction that holds the job's effect (one commit, and no re-run after a crash)
+    before the runner's own completion, which then writes nothing."""
     session.execute(
         update(Job)
-        .where(Job.id == job_id)
+        .where(Job.id == job_id, Job.state != "done")
         .values(state="done", finished_at=now, locked_by=None, locked_until=None)
     )
 

@@ -60,6 +60,7 @@ def step(ctx: Context, job: JobData) -> None:
             escalation_id=int(job.payload["escalation_id"]),
             round_=int(job.payload["round"]),
             level=int(job.payload["level"]),
+            job_id=job.id,
         )
     except escalations.StepTooEarly as exc:
         raise RetryLater(str(exc), delay=max(exc.due_at - ctx.clock.now(), timedelta())) from exc

@@ -71,7 +71,7 @@ def attempt(ctx: Context, job: JobData, delivery: Delivery) -> None:
         raise RetryLater(
             str(exc), delay=None if delay is None else timedelta(seconds=delay)
         ) from exc
-    notifications.record(ctx, delivery, status="sent", attempt=job.attempts)
+    notifications.record(ctx, delivery, status="sent", attempt=job.attempts, job_id=job.id)
 
 
 @registry.job(notifications.DELIVER_JOB)

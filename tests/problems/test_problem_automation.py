@@ -263,3 +263,33 @@ def test_alert_joining_an_open_incident_during_the_watch_reopens_the_problem(
     reasons = reopen["data"]["evidence"]["reasons"]
     assert reasons[0].startswith("alert ") and "DBPool firing on db-12" in reasons[0]
     assert "labels alertname=DBPool" in reasons
+
+
+def test_imported_history_creates_no_problems_and_matches_no_known_errors(
+    client: TestClient, responder: Person, ctx: Context
+) -> None:
+    known = client.post(
+        "/api/v1/known-errors",
+        json={"title": "DB pool exhausted", "labels": {"alertname": "DBPoolExhausted"}},
+        headers=responder.headers,
+    )
+    assert known.status_code == 201, known.text
+    imported = declare(
+        client,
+        responder,
+        title="Orders DB connection pool exhausted",
+        impact="high",
+        urgency="high",
+        detected_at="2026-01-10T03:00:00Z",
+        resolved_at="2026-01-10T04:00:00Z",
+        closed_at="2026-01-11T09:00:00Z",
+        resolution_summary="Raised pool size",
+        labels={"alertname": "DBPoolExhausted"},
+    )
+    assert imported["priority"] == "P1" and imported["imported"] is True
+    _work(ctx)
+    assert _problems(client, responder) == []
+    matches = client.get(
+        f"/api/v1/incidents/{imported['ref']}/known-errors", headers=responder.headers
+    ).json()["matches"]
+    assert matches == []

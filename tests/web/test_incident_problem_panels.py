@@ -108,3 +108,21 @@ def test_panels_list_similar_past_incidents_with_why(
     assert f'href="/incidents/{refs[1]}"' in similar and f'href="/incidents/{refs[2]}"' in similar
     assert f'href="/incidents/{other["ref"]}"' not in similar
     assert "Why: " in similar and "same service orders-api" in similar
+
+
+def test_incident_timeline_names_the_problem_it_was_linked_to_and_unlinked_from(
+    client: TestClient, ctx: Context, responder: Person, signed_in: SignedIn
+) -> None:
+    incident = declare(client, responder)
+    problem = problems.create(
+        ctx, problems.ProblemDraft(title=f"Pool sizing {XSS}", incidents=(incident["ref"],))
+    )
+    signed_in(responder)
+
+    linked = client.get(f"/incidents/{incident['ref']}/timeline").text
+    assert 'Linked to problem <a href="/problems/PRB-1">PRB-1</a>' in linked
+    assert "None" not in linked and XSS not in linked
+
+    problems.unlink_incident(ctx, problem.id, incident["ref"])
+    unlinked = client.get(f"/incidents/{incident['ref']}/timeline").text
+    assert 'Unlinked from problem <a href="/problems/PRB-1">PRB-1</a>' in unlinked

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from fireline.domain import alert_rules as rules
@@ -45,6 +45,42 @@ log = logging.getLogger("fireline.alerts")
 OPEN_INCIDENT = [s.value for s in lifecycle.OPEN_STATUSES]
 CHUNK = 900
 History = dict[tuple[int, str], list[tuple[datetime, datetime | None, bool]]]
+
+# The batch's statements are built once (bound parameters, expanding IN lists): building a
+# statement costs more than running it from SQLAlchemy's compiled cache.
+_S: Table = ServiceAlertSettings.__table__  # type: ignore[assignment]
+_M: Table = MaintenanceWindow.__table__  # type: ignore[assignment]
+_SIL: Table = Silence.__table__  # type: ignore[assignment]
+_G: Table = AlertGroup.__table__  # type: ignore[assignment]
+_I: Table = Incident.__table__  # type: ignore[assignment]
+_SETTINGS = select(_S.c.service_id, _S.c.settings).where(
+    _S.c.service_id.in_(bindparam("services", expanding=True))
+)
+_WINDOWS = select(_M.c.id, _M.c.service_id, _M.c.starts_at, _M.c.ends_at).where(
+    _M.c.service_id.in_(bindparam("services", expanding=True)),
+    _M.c.starts_at <= bindparam("now"),
+    _M.c.ends_at > bindparam("now"),
+)
+_SILENCES = select(
+    _SIL.c.id, _SIL.c.service_id, _SIL.c.matchers, _SIL.c.starts_at, _SIL.c.ends_at
+).where(
+    or_(_SIL.c.service_id.in_(bindparam("services", expanding=True)), _SIL.c.service_id.is_(None)),
+    _SIL.c.starts_at <= bindparam("now"),
+    _SIL.c.ends_at > bindparam("now"),
+)
+_GROUPS = (
+    select(_G.c.service_id, _G.c.group_key, _G.c.incident_id, _G.c.opened_at)
+    .join(_I, _I.c.id == _G.c.incident_id)
+    .where(_I.c.status.in_(OPEN_INCIDENT))
+)
+_GROUPS_BY_KEY = _GROUPS.where(
+    _G.c.service_id.in_(bindparam("services", expanding=True)),
+    _G.c.group_key.in_(bindparam("keys", expanding=True)),
+)
+_GROUPS_SINCE = _GROUPS.where(
+    _G.c.service_id.in_(bindparam("services", expanding=True)),
+    _G.c.opened_at >= bindparam("since"),
+)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -115,42 +151,16 @@ def place_new(
     """
     services = sorted({s.service_id for s in created})
     stored: dict[int, dict[str, Any]] = {
-        sid: conf
-        for sid, conf in session.execute(
-            select(ServiceAlertSettings.service_id, ServiceAlertSettings.settings).where(
-                ServiceAlertSettings.service_id.in_(services)
-            )
-        ).tuples()
+        sid: conf for sid, conf in session.execute(_SETTINGS, {"services": services}).tuples()
     }
     conf = {sid: _rules(alert_settings.merged(stored.get(sid))) for sid in services}
     windows = [
         rules.MaintenanceWindow(
             service_id=row.service_id, starts_at=row.starts_at, ends_at=row.ends_at, id=row.id
         )
-        for row in session.execute(
-            select(
-                MaintenanceWindow.id,
-                MaintenanceWindow.service_id,
-                MaintenanceWindow.starts_at,
-                MaintenanceWindow.ends_at,
-            ).where(
-                MaintenanceWindow.service_id.in_(services),
-                MaintenanceWindow.starts_at <= now,
-                MaintenanceWindow.ends_at > now,
-            )
-        )
+        for row in session.execute(_WINDOWS, {"services": services, "now": now})
     ]
-    silences = _silences(
-        session.execute(
-            select(
-                Silence.id, Silence.service_id, Silence.matchers, Silence.starts_at, Silence.ends_at
-            ).where(
-                or_(Silence.service_id.in_(services), Silence.service_id.is_(None)),
-                Silence.starts_at <= now,
-                Silence.ends_at > now,
-            )
-        ).all()
-    )
+    silences = _silences(session.execute(_SILENCES, {"services": services, "now": now}).all())
     needs_group: list[tuple[PendingAlert, str]] = []
     for state in created:
         row = state.new
@@ -220,30 +230,16 @@ def _open_groups(
         for s, _ in wanted
         if conf[s.service_id][0].mode is GroupingMode.TIME_WINDOW
     }
-    base = (
-        select(
-            AlertGroup.service_id,
-            AlertGroup.group_key,
-            AlertGroup.incident_id,
-            AlertGroup.opened_at,
-        )
-        .join(Incident, Incident.id == AlertGroup.incident_id)
-        .where(Incident.status.in_(OPEN_INCIDENT))
-    )
-    queries = []
+    queries: list[tuple[Any, dict[str, Any]]] = []
     services = sorted({s for s, _ in keyed})
     for part in chunks(sorted({k for _, k in keyed})):
-        queries.append(
-            base.where(AlertGroup.service_id.in_(services), AlertGroup.group_key.in_(part))
-        )
+        queries.append((_GROUPS_BY_KEY, {"services": services, "keys": list(part)}))
     if windowed:
         since = now - timedelta(minutes=max(windowed.values()))
-        queries.append(
-            base.where(AlertGroup.service_id.in_(sorted(windowed)), AlertGroup.opened_at >= since)
-        )
+        queries.append((_GROUPS_SINCE, {"services": sorted(windowed), "since": since}))
     seen: set[int] = set()
-    for query in queries:
-        for row in session.execute(query):
+    for query, params in queries:
+        for row in session.execute(query, params):
             if row.incident_id in seen:
                 continue
             seen.add(row.incident_id)

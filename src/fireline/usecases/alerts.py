@@ -57,6 +57,28 @@ log = logging.getLogger("fireline.alerts")
 A: Table = Alert.__table__  # type: ignore[assignment]
 T: Table = TimelineEvent.__table__  # type: ignore[assignment]
 STALE_REPEAT_WINDOW = timedelta(days=1)
+_I: Table = Integration.__table__  # type: ignore[assignment]
+# Built once: constructing a statement costs more than running it from the compiled cache.
+_OPEN_OR_RECENT = select(
+    A.c.id,
+    A.c.integration_id,
+    A.c.dedup_key,
+    A.c.status,
+    A.c.starts_at,
+    A.c.incident_id,
+    A.c.service_id,
+    A.c.first_seen_at,
+    A.c.flapping,
+).where(
+    A.c.integration_id.in_(bindparam("integrations", expanding=True)),
+    A.c.dedup_key.in_(bindparam("keys", expanding=True)),
+    or_(A.c.status != "resolved", A.c.first_seen_at >= bindparam("since")),
+)
+_TOUCH = (
+    update(_I)
+    .where(_I.c.id.in_(bindparam("ids", expanding=True)))
+    .values(last_event_at=bindparam("now"))
+)
 
 
 def _load(
@@ -71,21 +93,8 @@ def _load(
     integration_ids = sorted({k[0] for k in keys})
     for part in chunks(sorted({k[1] for k in keys})):
         rows = session.execute(
-            select(
-                A.c.id,
-                A.c.integration_id,
-                A.c.dedup_key,
-                A.c.status,
-                A.c.starts_at,
-                A.c.incident_id,
-                A.c.service_id,
-                A.c.first_seen_at,
-                A.c.flapping,
-            ).where(
-                A.c.integration_id.in_(integration_ids),
-                A.c.dedup_key.in_(part),
-                or_(A.c.status != "resolved", A.c.first_seen_at >= since),
-            )
+            _OPEN_OR_RECENT,
+            {"integrations": integration_ids, "keys": list(part), "since": since},
         )
         for row in rows:
             key = (row.integration_id, row.dedup_key)
@@ -209,9 +218,7 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
     _record_changes(session, ctx, submissions, now)
     integration_ids = sorted({sub.integration.id for sub in submissions if sub.touch})
     if integration_ids:
-        session.execute(
-            update(Integration).where(Integration.id.in_(integration_ids)).values(last_event_at=now)
-        )
+        session.execute(_TOUCH, {"ids": integration_ids, "now": now})
 
 
 def _new_row(sub: Submission, item: Incoming, now: datetime) -> dict[str, Any]:

@@ -163,6 +163,9 @@ def _bulk_insert(
         session.connection().exec_driver_sql(sql, flat)
 
 
+_MAX_ALERT_ID = select(func.coalesce(func.max(Alert.__table__.c.id), 0))
+
+
 def reserve_alert_ids(session: Session, count: int) -> list[int]:
     """`count` fresh alert ids, safe against concurrent writers.
 
@@ -172,7 +175,7 @@ def reserve_alert_ids(session: Session, count: int) -> list[int]:
     if count <= 0:
         return []
     if session.get_bind().dialect.name == "sqlite":
-        top = int(session.execute(select(func.coalesce(func.max(Alert.id), 0))).scalar_one())
+        top = int(session.execute(_MAX_ALERT_ID).scalar_one())
         return list(range(top + 1, top + 1 + count))
     rows = session.connection().exec_driver_sql(
         "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, %s)",

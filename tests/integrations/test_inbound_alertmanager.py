@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fireline.domain.alert_grouping import MAX_SUMMARY, Action, Severity
+from fireline.domain.alert_grouping import MAX_SUMMARY, Action, AlertEvent, Severity
 from fireline.errors import InvalidField
 from fireline.integrations.inbound import InvalidEvent
 from fireline.integrations.inbound.alertmanager import parse_alertmanager
@@ -219,3 +219,51 @@ def test_alert_shaped_noise_only_ever_raises_invalid_field(alert: dict[str, Any]
     except InvalidField:
         return
     assert len(events) == 1
+
+
+def _strict(body: dict[str, Any]) -> list[AlertEvent]:
+    """The validating (pydantic) path alone, for comparison with the fast path."""
+    from fireline.integrations.inbound import alertmanager as am
+
+    original = am._fast_alerts
+    am._fast_alerts = lambda data: None  # type: ignore[assignment]
+    try:
+        return am.parse_alertmanager(body)
+    finally:
+        am._fast_alerts = original
+
+
+@pytest.mark.parametrize("name", ["firing.json", "resolved.json"])
+def test_fast_path_gives_the_same_events_as_validation(name: str) -> None:
+    body = json.loads((FIXTURES / name).read_text())
+    assert parse_alertmanager(body) == _strict(body)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("startsAt", "2026-11-23T00:00:39.648123456Z"),
+        ("startsAt", "2026-11-23T02:00:39+02:00"),
+        ("startsAt", None),
+        ("endsAt", "0001-01-01T00:00:00Z"),
+        ("startsAt", "20261123T000039Z"),
+        ("startsAt", "2026-11-23T00:00:39"),
+        ("startsAt", 1700000000),
+        ("labels", {"alertname": 5}),
+        ("annotations", None),
+        ("fingerprint", "f" * 300),
+        ("status", "pending"),
+    ],
+)
+def test_fast_path_agrees_with_validation_on_odd_fields(field: str, value: object) -> None:
+    body = json.loads((FIXTURES / "firing.json").read_text())
+    body["alerts"][0][field] = value
+    try:
+        expected: object = _strict(body)
+    except InvalidField as exc:
+        expected = (type(exc), exc.field, str(exc))
+    try:
+        got: object = parse_alertmanager(body)
+    except InvalidField as exc:
+        got = (type(exc), exc.field, str(exc))
+    assert got == expected

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -148,6 +149,12 @@ def http_link(href: object, text: object = "", *, https_only: bool = False) -> L
     """
     if not isinstance(href, str) or not href or len(href) > MAX_URL:
         return None
+    return _link(href, text[:MAX_URL] if isinstance(text, str) else "", https_only)
+
+
+@lru_cache(maxsize=4096)
+def _link(href: str, text: str, https_only: bool) -> Link | None:
+    """`http_link` for string arguments, cached (senders repeat the same URLs)."""
     try:
         parts = urlsplit(href.strip())
     except ValueError:
@@ -155,7 +162,7 @@ def http_link(href: object, text: object = "", *, https_only: bool = False) -> L
     allowed = ("https",) if https_only else ("http", "https")
     if parts.scheme.lower() not in allowed or not parts.netloc:
         return None
-    return Link(href=href.strip(), text=text[:MAX_URL] if isinstance(text, str) else "")
+    return Link(href=href.strip(), text=text)
 
 
 def collect_links(links: Sequence[Link | None]) -> tuple[Link, ...]:

@@ -264,7 +264,7 @@ def _insert_new(session: Session, ctx: Context, created: list[PendingAlert], now
     rows = []
     for state in created:
         assert state.new is not None
-        row = dict(state.new)
+        row = state.new
         row["status"] = state.status
         if state.acked:
             row["acknowledged_at"] = now

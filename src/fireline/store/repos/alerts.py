@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -145,8 +146,18 @@ def _bulk_insert(
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    encoders = [(c, _encoder(dialect, c)) for c in columns]
-    params = [tuple(row[c] if enc is None else enc(row[c]) for c, enc in encoders) for row in rows]
+    get = itemgetter(*columns)
+    encoders = [
+        (index, enc)
+        for index, enc in ((i, _encoder(dialect, c)) for i, c in enumerate(columns))
+        if enc is not None
+    ]
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(get(row))
+        for index, enc in encoders:
+            values[index] = enc(values[index])
+        params.append(tuple(values))
     names = ", ".join(columns)
     if dialect == "sqlite":
         marks = ", ".join("?" for _ in columns)

@@ -47,6 +47,21 @@ def test_revoked_token_stops_working_at_once(client: TestClient, responder: Pers
     assert client.get("/api/v1/me", headers=responder.headers).status_code == 401
 
 
+def test_tokens_show_when_they_were_last_used(
+    client: TestClient, responder: Person, clock: FrozenClock
+) -> None:
+    def last_used() -> str | None:
+        (token,) = client.get("/api/v1/tokens", headers=responder.headers).json()
+        return token["last_used_at"]  # type: ignore[no-any-return]
+
+    first = clock.now()
+    assert last_used() is not None
+    assert last_used() == last_used()  # within a minute: kept, no write per request
+    clock.advance(minutes=5)
+    later = last_used()
+    assert later is not None and later > first.isoformat()
+
+
 def test_expired_token_gets_401(client: TestClient, responder: Person, clock: FrozenClock) -> None:
     issued = client.post(
         "/api/v1/tokens",

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fireline import security
@@ -20,6 +20,8 @@ from fireline.store.models import ApiToken, LoginFailure, User, WebSession
 from fireline.usecases.context import Actor, Context
 
 TOKEN_PREFIX = "flt"  # noqa: S105 - a label, not a secret
+# last_used_at is kept to this resolution: finer would make every API read a write.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 SESSION_PREFIX = "fls"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,60}$|^[^@\s]{1,64}@localhost$")
 
@@ -327,7 +329,25 @@ def resolve_token(ctx: Context, secret: str) -> User | None:
         user = session.get(User, token.user_id)
         if user is None or not user.is_active:
             return None
-        return user
+        stale = token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION
+    if stale:
+        _mark_token_used(ctx, token.id, now)
+    return user
+
+
+def _mark_token_used(ctx: Context, token_id: int, now: datetime) -> None:
+    """Record when a token was last used, at most once per TOKEN_USE_RESOLUTION, so a busy
+    client does not turn every read into a write."""
+    with ctx.transaction() as session:
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                (ApiToken.last_used_at.is_(None))
+                | (ApiToken.last_used_at <= now - TOKEN_USE_RESOLUTION),
+            )
+            .values(last_used_at=now)
+        )
 
 
 def list_tokens(ctx: Context, *, user_id: int | None = None) -> Sequence[ApiToken]:

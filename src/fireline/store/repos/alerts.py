@@ -164,14 +164,12 @@ def _bulk_insert(
         sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
         session.connection().exec_driver_sql(sql, params)
         return
-    # PostgreSQL: one multi-row statement per chunk (one round trip, not one per row).
-    group = "(" + ", ".join("%s::jsonb" if c in _JSON else "%s" for c in columns) + ")"
-    per_chunk = max(1, 30_000 // len(columns))
-    for start in range(0, len(params), per_chunk):
-        chunk = params[start : start + per_chunk]
-        sql = f"INSERT INTO {table} ({names}) VALUES " + ", ".join([group] * len(chunk))  # noqa: S608
-        flat = tuple(value for row in chunk for value in row)
-        session.connection().exec_driver_sql(sql, flat)
+    # PostgreSQL: psycopg's executemany pipelines the rows (one round trip for the lot) and,
+    # the statement text being constant, parses and prepares it once. (A multi-row VALUES
+    # list has a different text for every batch size, so psycopg re-parsed it every time.)
+    marks = ", ".join("%s::jsonb" if c in _JSON else "%s" for c in columns)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+    session.connection().exec_driver_sql(sql, params)
 
 
 _MAX_ALERT_ID = select(func.coalesce(func.max(Alert.__table__.c.id), 0))

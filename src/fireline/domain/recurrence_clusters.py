@@ -16,7 +16,6 @@ turns that into a problem title. Pure and deterministic; 100,000 incidents in un
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -151,14 +150,9 @@ def _accumulate(total: dict[str, float], vector: Mapping[str, float], norm2: flo
 
 
 def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
     total = 0.0
-    get = b.get
-    for key, weight in a.items():
-        other = get(key)
-        if other is not None:
-            total += weight * other
+    for key in a.keys() & b.keys():  # C-level intersection walks the smaller side
+        total += a[key] * b[key]
     return total
 
 
@@ -184,12 +178,10 @@ def _group_score(g: _Group, h: _Group) -> float:
 
 def _item_score(item: _Prepared, g: _Group) -> float:
     """`_group_score` of a one-incident group against `g`, without building the group."""
-    get = g.text.get
+    vector, centroid = item.text, g.text
     dot = 0.0
-    for key, weight in item.text.items():
-        other = get(key)
-        if other is not None:
-            dot += weight * other
+    for key in vector.keys() & centroid.keys():
+        dot += vector[key] * centroid[key]
     text = dot / g.norm if g.norm else 0.0
     base = W_TEXT * (text if text < 1.0 else 1.0)
     if item.labels and g.labels_norm2:
@@ -239,8 +231,8 @@ def _leader_pass(items: list[_Prepared], threshold: float) -> list[_Group]:
                 weight = 1 if key[0].isalnum() else 2
                 for index in reversed(posting):
                     hits[index] = hits.get(index, 0) + weight
-        if len(hits) > _CANDIDATES:
-            candidates = heapq.nlargest(_CANDIDATES, hits, key=hits.__getitem__)
+        if len(hits) > _CANDIDATES:  # as heapq.nlargest, but sorted() runs in C
+            candidates = sorted(hits, key=hits.__getitem__, reverse=True)[:_CANDIDATES]
         else:
             candidates = list(hits)
         best, best_score = -1, threshold
@@ -291,9 +283,13 @@ def _merge(groups: list[_Group], threshold: float) -> list[list[_Prepared]]:
             weight = 1 if key[0].isalnum() else 2
             for other in by_key.get(key, ())[:_MAX_CANDIDATES_PER_TERM]:
                 hits[other] += weight
+        single = group.members[0] if len(group.members) == 1 else None
         for other, _ in hits.most_common(_CANDIDATES):
             if other != index:
-                score = _group_score(group, groups[other])
+                if single is not None:  # most groups: the same score, without centroid maths
+                    score = _item_score(single, groups[other])
+                else:
+                    score = _group_score(group, groups[other])
                 if score >= threshold:
                     pairs.append((score, index, other))
     pairs.sort(key=lambda p: -p[0])

@@ -150,8 +150,12 @@ def corpus_stats(incidents: Iterable[IncidentFeatures]) -> CorpusStats:
 
 
 def _corpus(
-    history: list[IncidentFeatures], given: Mapping[int, Sequence[str]] | None = None
+    history: list[IncidentFeatures],
+    given: Mapping[int, Sequence[str]] | None = None,
+    stable: list[list[str]] | None = None,
 ) -> tuple[CorpusStats, list[list[str]]]:
+    """IDF statistics and each incident's signature words; each incident's stable labels are
+    appended to `stable` when given (so `_prepare` need not work them out again)."""
     words: Counter[str] = Counter()
     labels: Counter[str] = Counter()
     per_incident: list[list[str]] = []
@@ -161,7 +165,11 @@ def _corpus(
         found = signature_words(incident) if known is None else list(known)
         per_incident.append(found)
         words.update(set(found))
-        labels.update(set(stable_labels(incident.labels)))
+        own = stable_labels(incident.labels) if incident.labels else []
+        if stable is not None:
+            stable.append(own)
+        if own:
+            labels.update(set(own))
     count = len(history)
     return CorpusStats(TermStats(words, count), TermStats(labels, count)), per_incident
 
@@ -299,7 +307,10 @@ def signature_words(incident: IncidentFeatures) -> list[str]:
 
 
 def _prepare(
-    incident: IncidentFeatures, stats: CorpusStats, words: list[str] | None = None
+    incident: IncidentFeatures,
+    stats: CorpusStats,
+    words: list[str] | None = None,
+    labels: list[str] | None = None,
 ) -> _Prepared:
     """Vectors of one incident. Words naming a service it depends on weigh less in the text
     vector (`UPSTREAM_DAMPING`): they say *where* the fault is, which the service relation
@@ -319,7 +330,7 @@ def _prepare(
     return _Prepared(
         features=incident,
         text=text,
-        labels=stats.labels.weigh(stable_labels(incident.labels)),
+        labels=stats.labels.weigh(stable_labels(incident.labels) if labels is None else labels),
         fingerprints=frozenset(incident.fingerprints),
         services=frozenset(incident.service_ids),
         related=related,

@@ -73,9 +73,12 @@ def cluster(
     if not 0.0 < threshold <= 1.0:
         raise InvalidField("threshold", "must be greater than 0 and at most 1")
     history = list(incidents)
-    found, per_incident = _corpus(history, words)
+    stable: list[list[str]] = []
+    found, per_incident = _corpus(history, words, stable)
     stats = stats or found
-    prepared = [_prepare(i, stats, w) for i, w in zip(history, per_incident, strict=True)]
+    prepared = [
+        _prepare(i, stats, w, s) for i, w, s in zip(history, per_incident, stable, strict=True)
+    ]
     order = sorted(range(len(prepared)), key=lambda i: prepared[i].features.detected_at)
     groups = _merge(_leader_pass([prepared[i] for i in order], threshold), threshold)
     clusters = [_describe(members) for members in groups if len(members) >= min_size]

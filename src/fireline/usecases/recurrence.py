@@ -50,7 +50,7 @@ from fireline.usecases.context import Context
 
 ALL_DOCUMENTS = "*"  # the recurrence_term_stats row that holds the number of incidents
 QUERY_TERMS = 10  # heaviest words of the incident used to find candidates
-MAX_POSTINGS = 10_000  # index rows a query may sum up (heaviest words first)
+MAX_POSTINGS = 4_000  # index rows a query may sum up (heaviest words first)
 COMMON_SHARE = 0.05  # words in more incidents than this share do not find candidates
 SHORTLIST = 60  # candidates scored in full
 RELATED, UNRELATED = 0.8, 0.4  # shortlist weight of a related / an unrelated service

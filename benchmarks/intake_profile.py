@@ -85,6 +85,9 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite")
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--sort", default="tottime")
+    parser.add_argument(
+        "--direct", action="store_true", help="after warm-up, call the intake layer directly"
+    )
     args = parser.parse_args()
     os.environ["FIRELINE_EMBEDDED_WORKER"] = "false"
     tmp = Path(tempfile.mkdtemp(prefix="fireline-prof-"))
@@ -122,6 +125,7 @@ def main() -> None:
         warm = bodies[:1024] if args.scenario == "repeat" else bodies[:50]
         await _drive(app, warm, 1 if args.scenario == "repeat" else args.concurrency)
         rest = bodies[len(warm) :] if args.scenario != "repeat" else bodies
+        target = app.state.intake if args.direct else app
         prof = cProfile.Profile() if args.profile else None
         writer = cProfile.Profile() if args.profile else None
         if prof and writer:
@@ -139,7 +143,7 @@ def main() -> None:
             GroupCommitter._write = profiled  # type: ignore[method-assign]
             prof.enable()
         start = time.perf_counter()
-        errors = await _drive(app, rest, args.concurrency)
+        errors = await _drive(target, rest, args.concurrency)
         took = time.perf_counter() - start
         if prof:
             prof.disable()

@@ -112,9 +112,10 @@ def serve(
 
 def asgi_app():  # type: ignore[no-untyped-def]
     """Factory used by `serve` (each server process builds its own app from the settings)."""
+    from fireline.api.intake import front
     from fireline.app import create_app
 
-    return create_app(load_settings())
+    return front(create_app(load_settings()))
 
 
 def worker() -> None:

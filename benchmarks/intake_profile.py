@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ingest_bench  # noqa: E402
+import ingest_bench
 
 
-async def _drive(app: Any, bodies: list[tuple[str, bytes, list[tuple[bytes, bytes]]]], conc: int) -> int:
+async def _drive(
+    app: Any, bodies: list[tuple[str, bytes, list[tuple[bytes, bytes]]]], conc: int
+) -> int:
     errors = 0
     it = iter(bodies)
 
@@ -115,10 +117,14 @@ def main() -> None:
     if args.scenario == "new":
         bodies = [("/v2/enqueue", ingest_bench._pd_body(pd_key, f"new-{i}"), []) for i in range(n)]
     elif args.scenario == "repeat":
-        bodies = [("/v2/enqueue", ingest_bench._pd_body(pd_key, f"rep-{i % 1024}"), []) for i in range(n)]
+        bodies = [
+            ("/v2/enqueue", ingest_bench._pd_body(pd_key, f"rep-{i % 1024}"), []) for i in range(n)
+        ]
     else:
         auth = [(b"authorization", f"Bearer {am_key}".encode())]
-        bodies = [("/hooks/alertmanager", ingest_bench._am_body(f"am-{i}", 100), auth) for i in range(n)]
+        bodies = [
+            ("/hooks/alertmanager", ingest_bench._am_body(f"am-{i}", 100), auth) for i in range(n)
+        ]
 
     async def run() -> None:
         # warm up: build the middleware stack, caches, the writer thread

@@ -153,17 +153,7 @@ def ref_of(incident: Incident) -> str:
 
 def get(session: Session, key: str | int) -> Incident:
     """Find an incident by numeric id or by reference (`INC-42`); raise NotFound."""
-    found: Incident | None = None
-    if isinstance(key, int) or key.isdigit():
-        ident = lookups.as_id(key)
-        found = None if ident is None else session.get(Incident, ident)
-    else:
-        number = refs.parse_ref(key, prefix=refs.INCIDENT_PREFIX)
-        if number is not None and number <= lookups.MAX_ID:
-            found = session.scalar(select(Incident).where(Incident.number == number))
-    if found is None:
-        raise NotFound(f"no incident {key!r}", field="incident")
-    return found
+    return lookups.numbered(session, Incident, key, prefix=refs.INCIDENT_PREFIX, field="incident")
 
 
 def find(ctx: Context, key: str | int) -> Incident:
@@ -623,17 +613,7 @@ def _body(value: str, field_name: str) -> str:
 
 
 def _labels(raw: dict[str, str]) -> dict[str, str]:
-    if len(raw) > MAX_LABELS:
-        raise InvalidField("labels", f"at most {MAX_LABELS} labels")
-    labels: dict[str, str] = {}
-    for key, value in raw.items():
-        k = str(key).strip()
-        if not k or len(k) > 100:
-            raise InvalidField(f"labels.{key}", "label names are 1-100 characters")
-        if len(str(value)) > 300:
-            raise InvalidField(f"labels.{key}", "label values are at most 300 characters")
-        labels[k] = str(value)
-    return labels
+    return lookups.labels(raw, limit=MAX_LABELS)
 
 
 def _maybe_user(session: Session, value: lookups.Ref | None, field_name: str) -> User | None:

@@ -385,17 +385,7 @@ def _apply(session: Session, known: KnownError, changes: dict[str, Any], *, crea
 
 
 def _labels(raw: dict[str, Any]) -> dict[str, str]:
-    if len(raw) > MAX_LABELS:
-        raise InvalidField("labels", f"at most {MAX_LABELS} label matchers")
-    labels: dict[str, str] = {}
-    for key, value in raw.items():
-        k = str(key).strip()
-        if not k or len(k) > 100:
-            raise InvalidField(f"labels.{key}", "label names are 1-100 characters")
-        if len(str(value)) > 300:
-            raise InvalidField(f"labels.{key}", "label values are at most 300 characters")
-        labels[k] = str(value)
-    return labels
+    return lookups.labels(raw, limit=MAX_LABELS, what="label matchers")
 
 
 def _keywords(raw: Sequence[Any]) -> list[str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from fireline.errors import InvalidField
+from fireline.domain import refs
+from fireline.errors import InvalidField, NotFound
 from fireline.store.models import Category, Service, Team, User
 
 T = TypeVar("T")
@@ -37,6 +38,38 @@ def as_id(value: Ref) -> int | None:
 def _by_id(session: Session, model: type[T], value: Ref) -> T | None:
     ident = as_id(value)
     return None if ident is None else session.get(model, ident)
+
+
+def numbered(session: Session, model: type[T], key: Ref, *, prefix: str, field: str) -> T:
+    """A record with a human reference (`INC-42`, `PRB-7`) by id or by that reference;
+    raise NotFound naming `field`. The model must have an integer `number` column."""
+    found: T | None = None
+    if isinstance(key, int) or key.isdigit():
+        found = _by_id(session, model, key)
+    else:
+        number = refs.parse_ref(key, prefix=prefix)
+        if number is not None and number <= MAX_ID:
+            column = getattr(model, "number")  # noqa: B009 - any numbered model
+            found = session.scalar(select(model).where(column == number))
+    if found is None:
+        raise NotFound(f"no {field.replace('_', ' ')} {key!r}", field=field)
+    return found
+
+
+def labels(raw: Mapping[str, Any], *, limit: int, what: str = "labels") -> dict[str, str]:
+    """Clean user-supplied labels: at most `limit`, names 1-100 and values <= 300 characters,
+    errors naming `labels.<name>`."""
+    if len(raw) > limit:
+        raise InvalidField("labels", f"at most {limit} {what}")
+    cleaned: dict[str, str] = {}
+    for key, value in raw.items():
+        k = str(key).strip()
+        if not k or len(k) > 100:
+            raise InvalidField(f"labels.{key}", "label names are 1-100 characters")
+        if len(str(value)) > 300:
+            raise InvalidField(f"labels.{key}", "label values are at most 300 characters")
+        cleaned[k] = str(value)
+    return cleaned
 
 
 def user(session: Session, value: Ref, *, field: str) -> User:

@@ -89,17 +89,7 @@ def ref_of(problem: Problem) -> str:
 
 def get(session: Session, key: str | int) -> Problem:
     """Find a problem by numeric id or by reference (`PRB-7`); raise NotFound naming `problem`."""
-    found: Problem | None = None
-    if isinstance(key, int) or key.isdigit():
-        ident = lookups.as_id(key)
-        found = None if ident is None else session.get(Problem, ident)
-    else:
-        number = refs.parse_ref(key, prefix=refs.PROBLEM_PREFIX)
-        if number is not None and number <= lookups.MAX_ID:
-            found = repo.by_number(session, number)
-    if found is None:
-        raise NotFound(f"no problem {key!r}", field="problem")
-    return found
+    return lookups.numbered(session, Problem, key, prefix=refs.PROBLEM_PREFIX, field="problem")
 
 
 def find(ctx: Context, key: str | int) -> Problem:

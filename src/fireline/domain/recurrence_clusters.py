@@ -153,9 +153,14 @@ def _accumulate(total: dict[str, float], vector: Mapping[str, float], norm2: flo
 
 
 def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
     total = 0.0
-    for key in a.keys() & b.keys():  # C-level intersection walks the smaller side
-        total += a[key] * b[key]
+    get = b.get
+    for key, weight in a.items():  # dict order: the same float sum in every process
+        other = get(key)
+        if other is not None:
+            total += weight * other
     return total
 
 
@@ -181,10 +186,12 @@ def _group_score(g: _Group, h: _Group) -> float:
 
 def _item_score(item: _Prepared, g: _Group) -> float:
     """`_group_score` of a one-incident group against `g`, without building the group."""
-    vector, centroid = item.text, g.text
+    get = g.text.get
     dot = 0.0
-    for key in vector.keys() & centroid.keys():
-        dot += vector[key] * centroid[key]
+    for key, weight in item.text.items():
+        other = get(key)
+        if other is not None:
+            dot += weight * other
     text = dot / g.norm if g.norm else 0.0
     base = W_TEXT * (text if text < 1.0 else 1.0)
     if item.labels and g.labels_norm2:

@@ -349,72 +349,121 @@ def fire_step(
     With `job_id`, that step job is marked done in the same transaction as the step's effect.
     """
     with ctx.transaction() as session:
-        if job_id is not None:
-            jobs.complete(session, job_id=job_id, now=ctx.clock.now())  # undone on StepTooEarly
-        row = repo.escalation(session, escalation_id, for_update=True)
-        if row is None or row.state != "active":
-            return "stale"
-        policy_row = None if row.policy_id is None else session.get(EscalationPolicy, row.policy_id)
-        policy = None if policy_row is None else domain_policy(policy_row)
-        n_levels = 0 if policy is None else len(policy.levels)
-        if _successor(row, max(n_levels, 1)) != (round_, level):
-            return "stale"
-        # Only the incident's own columns are needed: skip its eager collections (hot path).
-        incident = session.get(Incident, row.incident_id, options=[lazyload("*")])
-        if incident is None or incident.status != Status.TRIGGERED.value:
-            status = "deleted" if incident is None else incident.status
-            if incident is not None:
-                stop_tx(session, ctx, row.incident_id, reason=status)
-            return "stopped"
-        now = ctx.clock.now()
-        if level < 0:
-            return _page_assignee(session, ctx, row, incident, policy, now)
-        if policy is None:
-            return _exhaust(session, ctx, row, now, rounds=1)
-        state = None
-        if row.level_entered_at is not None and row.level >= 0:
-            state = esc.EscalationState(
-                level=row.level,
-                round=row.round,
-                started_at=row.started_at,
-                level_entered_at=row.level_entered_at,
-            )
-        outcome = esc.next_step(policy, state, now=now, resolver=resolver(session))
-        if isinstance(outcome, esc.Pending):
-            raise StepTooEarly(outcome.due_at)
-        if isinstance(outcome, esc.Exhausted):
-            return _exhaust(session, ctx, row, now, rounds=outcome.rounds)
-        step_key = f"esc{row.id}-r{outcome.state.round}-l{outcome.state.level}"
-        notifications.page_tx(
-            session,
-            ctx,
-            incident,
-            outcome.user_ids,
-            step=step_key,
-            reason="escalation",
-            require_triggered=True,
+        return fire_step_tx(
+            session, ctx, escalation_id=escalation_id, round_=round_, level=level, job_id=job_id
         )
-        _record(
-            session,
-            ctx,
-            row.incident_id,
-            {
-                "action": "level",
-                "escalation_id": row.id,
-                "round": outcome.state.round,
-                "level": outcome.state.level,
-                "user_ids": list(outcome.user_ids),
-                "targets": [{"kind": t.kind.value, "id": t.id} for t in outcome.targets],
-                "unresolved": [{"kind": t.kind.value, "id": t.id} for t in outcome.unresolved],
-                "next_due": outcome.due_at.isoformat(),
-            },
+
+
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    job_id: int
+    escalation_id: int
+    round: int
+    level: int
+
+
+def fire_steps(ctx: Context, steps: Sequence[StepRequest]) -> dict[int, str | BaseException]:
+    """Fire many due steps in ONE transaction, each step job completed in that same commit.
+
+    Each step runs in its own savepoint: a step that raises (StepTooEarly, a database error)
+    is rolled back alone and returned as its exception, so the caller can retry or run it
+    on its own; the others commit together. Returns job id -> outcome or exception. If the
+    final commit fails, it raises and nothing of the batch is committed (every job stays
+    claimed, so a re-run finds each step still to do, exactly once)."""
+    outcomes: dict[int, str | BaseException] = {}
+    with ctx.transaction() as session:
+        for request in sorted(steps, key=lambda r: r.escalation_id):  # one lock order
+            try:
+                with session.begin_nested():
+                    outcomes[request.job_id] = fire_step_tx(
+                        session,
+                        ctx,
+                        escalation_id=request.escalation_id,
+                        round_=request.round,
+                        level=request.level,
+                        job_id=request.job_id,
+                    )
+            except Exception as exc:  # rolled back to the savepoint: this step only
+                outcomes[request.job_id] = exc
+    return outcomes
+
+
+def fire_step_tx(
+    session: Session,
+    ctx: Context,
+    *,
+    escalation_id: int,
+    round_: int,
+    level: int,
+    job_id: int | None = None,
+) -> str:
+    """`fire_step` in the caller's transaction (which must roll back on StepTooEarly)."""
+    if job_id is not None:
+        jobs.complete(session, job_id=job_id, now=ctx.clock.now())  # undone on StepTooEarly
+    row = repo.escalation(session, escalation_id, for_update=True)
+    if row is None or row.state != "active":
+        return "stale"
+    policy_row = None if row.policy_id is None else session.get(EscalationPolicy, row.policy_id)
+    policy = None if policy_row is None else domain_policy(policy_row)
+    n_levels = 0 if policy is None else len(policy.levels)
+    if _successor(row, max(n_levels, 1)) != (round_, level):
+        return "stale"
+    # Only the incident's own columns are needed: skip its eager collections (hot path).
+    incident = session.get(Incident, row.incident_id, options=[lazyload("*")])
+    if incident is None or incident.status != Status.TRIGGERED.value:
+        status = "deleted" if incident is None else incident.status
+        if incident is not None:
+            stop_tx(session, ctx, row.incident_id, reason=status)
+        return "stopped"
+    now = ctx.clock.now()
+    if level < 0:
+        return _page_assignee(session, ctx, row, incident, policy, now)
+    if policy is None:
+        return _exhaust(session, ctx, row, now, rounds=1)
+    state = None
+    if row.level_entered_at is not None and row.level >= 0:
+        state = esc.EscalationState(
+            level=row.level,
+            round=row.round,
+            started_at=row.started_at,
+            level_entered_at=row.level_entered_at,
         )
-        row.level, row.round = outcome.state.level, outcome.state.round
-        row.level_entered_at = now
-        row.next_due = outcome.due_at
-        next_round, next_level = _successor(row, len(policy.levels))
-        _enqueue_step(session, ctx, row, next_round, next_level)
-        return "paged"
+    outcome = esc.next_step(policy, state, now=now, resolver=resolver(session))
+    if isinstance(outcome, esc.Pending):
+        raise StepTooEarly(outcome.due_at)
+    if isinstance(outcome, esc.Exhausted):
+        return _exhaust(session, ctx, row, now, rounds=outcome.rounds)
+    step_key = f"esc{row.id}-r{outcome.state.round}-l{outcome.state.level}"
+    notifications.page_tx(
+        session,
+        ctx,
+        incident,
+        outcome.user_ids,
+        step=step_key,
+        reason="escalation",
+        require_triggered=True,
+    )
+    _record(
+        session,
+        ctx,
+        row.incident_id,
+        {
+            "action": "level",
+            "escalation_id": row.id,
+            "round": outcome.state.round,
+            "level": outcome.state.level,
+            "user_ids": list(outcome.user_ids),
+            "targets": [{"kind": t.kind.value, "id": t.id} for t in outcome.targets],
+            "unresolved": [{"kind": t.kind.value, "id": t.id} for t in outcome.unresolved],
+            "next_due": outcome.due_at.isoformat(),
+        },
+    )
+    row.level, row.round = outcome.state.level, outcome.state.round
+    row.level_entered_at = now
+    row.next_due = outcome.due_at
+    next_round, next_level = _successor(row, len(policy.levels))
+    _enqueue_step(session, ctx, row, next_round, next_level)
+    return "paged"
 
 
 def _page_assignee(

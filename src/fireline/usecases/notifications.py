@@ -319,39 +319,54 @@ def _notice(
 def prepare(ctx: Context, *, job_id: int, payload: dict[str, Any]) -> Delivery | str:
     """Build the delivery for a `notify.deliver` job, or return why it is skipped."""
     with ctx.transaction() as session:
-        # The notice needs only the service links: skip the other eager collections.
-        incident = session.get(Incident, int(payload["incident_id"]), options=[lazyload("*")])
-        user = session.get(User, int(payload["user_id"]))
-        if incident is None or user is None:
-            return "incident or user deleted"
-        if incident.status in FINISHED:
-            return f"incident {incident.status}"
-        if payload.get("require_triggered") and incident.status != Status.TRIGGERED.value:
-            return f"incident {incident.status}"
-        method_id = payload.get("method_id")
-        if method_id is None:
-            channel, address, secret = "email", user.email, None
-        else:
-            method = session.get(ContactMethod, int(method_id))
-            if method is None or not method.enabled:
-                return "contact method removed or disabled"
-            channel, address, secret = method.kind, method.address, method.secret
-        wants_links = incident.status == Status.TRIGGERED.value or channel == "email"
-        event_type = (
-            "incident.assigned" if payload.get("reason") == "assigned" else "incident.paged"
-        )
-        notice = _notice(session, ctx, incident, event_type, user_id=user.id, links=wants_links)
-        return Delivery(
-            channel=channel,
-            address=address,
-            secret=secret,
-            notice=notice,
-            incident_id=incident.id,
-            user_id=user.id,
-            method_id=None if method_id is None else int(method_id),
-            message_id=f"msg_fl{job_id}",
-            step=str(payload.get("step", "")),
-        )
+        return prepare_tx(session, ctx, job_id=job_id, payload=payload)
+
+
+def prepare_many(
+    ctx: Context, requests: Sequence[tuple[int, dict[str, Any]]]
+) -> dict[int, Delivery | str]:
+    """`prepare` for many (job id, payload) pairs in one transaction (one commit)."""
+    with ctx.transaction() as session:
+        return {
+            job_id: prepare_tx(session, ctx, job_id=job_id, payload=payload)
+            for job_id, payload in requests
+        }
+
+
+def prepare_tx(
+    session: Session, ctx: Context, *, job_id: int, payload: dict[str, Any]
+) -> Delivery | str:
+    # The notice needs only the service links: skip the other eager collections.
+    incident = session.get(Incident, int(payload["incident_id"]), options=[lazyload("*")])
+    user = session.get(User, int(payload["user_id"]))
+    if incident is None or user is None:
+        return "incident or user deleted"
+    if incident.status in FINISHED:
+        return f"incident {incident.status}"
+    if payload.get("require_triggered") and incident.status != Status.TRIGGERED.value:
+        return f"incident {incident.status}"
+    method_id = payload.get("method_id")
+    if method_id is None:
+        channel, address, secret = "email", user.email, None
+    else:
+        method = session.get(ContactMethod, int(method_id))
+        if method is None or not method.enabled:
+            return "contact method removed or disabled"
+        channel, address, secret = method.kind, method.address, method.secret
+    wants_links = incident.status == Status.TRIGGERED.value or channel == "email"
+    event_type = "incident.assigned" if payload.get("reason") == "assigned" else "incident.paged"
+    notice = _notice(session, ctx, incident, event_type, user_id=user.id, links=wants_links)
+    return Delivery(
+        channel=channel,
+        address=address,
+        secret=secret,
+        notice=notice,
+        incident_id=incident.id,
+        user_id=user.id,
+        method_id=None if method_id is None else int(method_id),
+        message_id=f"msg_fl{job_id}",
+        step=str(payload.get("step", "")),
+    )
 
 
 def prepare_status_update(ctx: Context, *, job_id: int, payload: dict[str, Any]) -> Delivery | str:
@@ -444,29 +459,60 @@ def record(
     """Put one delivery attempt on the incident timeline (`notification` event); with
     `job_id`, a successful attempt also marks its delivery job done in the same commit."""
     with ctx.transaction() as session:
-        if job_id is not None and status == "sent":
-            jobs.complete(session, job_id=job_id, now=ctx.clock.now())
-        timeline.append(
+        record_tx(
             session,
-            record_type="incident",
-            record_id=delivery.incident_id,
-            kind=EventKind.NOTIFICATION.value,
-            at=ctx.clock.now(),
-            actor_id=None,
-            actor_label="notifications",
-            data={
-                "channel": delivery.channel,
-                "target": describe_target(delivery.channel, delivery.address),
-                "user_id": delivery.user_id,
-                "method_id": delivery.method_id,
-                "status": status,
-                "attempt": attempt,
-                "step": delivery.step,
-                "message_id": delivery.message_id,
-                "error": error,
-                "final": final,
-            },
+            ctx,
+            delivery,
+            status=status,
+            attempt=attempt,
+            error=error,
+            final=final,
+            job_id=job_id,
         )
+
+
+def record_sent_many(ctx: Context, sent: Sequence[tuple[int, int, Delivery]]) -> None:
+    """Record many successful sends, given as (job id, attempt, delivery), and complete their
+    jobs, all in one commit."""
+    with ctx.transaction() as session:
+        for job_id, attempt, delivery in sent:
+            record_tx(session, ctx, delivery, status="sent", attempt=attempt, job_id=job_id)
+
+
+def record_tx(
+    session: Session,
+    ctx: Context,
+    delivery: Delivery,
+    *,
+    status: str,
+    attempt: int,
+    error: str | None = None,
+    final: bool = False,
+    job_id: int | None = None,
+) -> None:
+    if job_id is not None and status == "sent":
+        jobs.complete(session, job_id=job_id, now=ctx.clock.now())
+    timeline.append(
+        session,
+        record_type="incident",
+        record_id=delivery.incident_id,
+        kind=EventKind.NOTIFICATION.value,
+        at=ctx.clock.now(),
+        actor_id=None,
+        actor_label="notifications",
+        data={
+            "channel": delivery.channel,
+            "target": describe_target(delivery.channel, delivery.address),
+            "user_id": delivery.user_id,
+            "method_id": delivery.method_id,
+            "status": status,
+            "attempt": attempt,
+            "step": delivery.step,
+            "message_id": delivery.message_id,
+            "error": error,
+            "final": final,
+        },
+    )
 
 
 def disable_method(ctx: Context, method_id: int | None, reason: str) -> None:

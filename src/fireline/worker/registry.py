@@ -59,6 +59,11 @@ class PermanentFailure(Exception):
 
 
 JobHandler = Callable[[Context, JobData], None]
+# A batch handler gets every claimed job of its kind from one tick and returns, per job id,
+# None (done: the handler completed the job in its effect's commit) or the exception that
+# job raised (the runner retries or dead-letters it as for a single job). A job it leaves
+# out of the answer is run on its own through the kind's single-job handler.
+BatchHandler = Callable[[Context, list[JobData]], dict[int, BaseException | None]]
 EventHandler = Callable[[Context, Event], None]
 PeriodicHandler = Callable[[Context, datetime], None]
 
@@ -75,6 +80,17 @@ class Registry:
     jobs: dict[str, JobHandler] = field(default_factory=dict)
     subscribers: dict[str, tuple[str, EventHandler]] = field(default_factory=dict)
     periodics: dict[str, Periodic] = field(default_factory=dict)
+    batches: dict[str, BatchHandler] = field(default_factory=dict)
+
+    def batch(self, kind: str) -> Callable[[BatchHandler], BatchHandler]:
+        """Register a handler for all of a tick's claimed jobs of `kind` at once (the kind
+        keeps its single-job handler for anything the batch hands back)."""
+
+        def register(fn: BatchHandler) -> BatchHandler:
+            self.batches[kind] = fn
+            return fn
+
+        return register
 
     def job(self, kind: str) -> Callable[[JobHandler], JobHandler]:
         def register(fn: JobHandler) -> JobHandler:

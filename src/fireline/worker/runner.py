@@ -27,6 +27,7 @@ from fireline.store.repos import jobs
 from fireline.usecases.context import Context
 from fireline.usecases.events import EVENT_JOB
 from fireline.worker.registry import (
+    BatchHandler,
     Event,
     JobData,
     PermanentFailure,
@@ -105,9 +106,45 @@ def tick(
             )
             for job in jobs.claim_due(session, now=now, worker_id=worker_id, limit=limit)
         ]
+    by_kind: dict[str, list[JobData]] = {}
     for job in claimed:
-        _run_one(ctx, registry, job)
+        by_kind.setdefault(job.kind, []).append(job)
+    for kind, group in by_kind.items():
+        batch = registry.batches.get(kind)
+        if batch is not None and len(group) > 1:
+            _run_batch(ctx, registry, batch, group)
+        else:
+            for job in group:
+                _run_one(ctx, registry, job)
     return len(claimed)
+
+
+def _run_batch(ctx: Context, registry: Registry, batch: BatchHandler, group: list[JobData]) -> None:
+    """Run one kind's claimed jobs through its batch handler; settle each job's outcome."""
+    try:
+        outcomes = batch(ctx, group)
+    except Exception:
+        # Nothing of the batch was committed (a handler commits its effects with the jobs'
+        # completion): run each job on its own, which is safe for idempotent handlers.
+        log.exception(
+            "batch of %d %s jobs failed; running them one by one", len(group), group[0].kind
+        )
+        outcomes = {}
+    done: list[int] = []
+    for job in group:
+        if job.id not in outcomes:
+            _run_one(ctx, registry, job)
+            continue
+        error = outcomes[job.id]
+        if error is None:
+            done.append(job.id)
+        else:
+            _settle_failure(ctx, job, error)
+    if done:
+        # Normally already done in the handler's commit (then this writes nothing).
+        with ctx.transaction() as session:
+            for job_id in done:
+                jobs.complete(session, job_id=job_id, now=ctx.clock.now())
 
 
 def drain(ctx: Context, *, max_rounds: int = 100, registry: Registry | None = None) -> int:
@@ -122,22 +159,10 @@ def drain(ctx: Context, *, max_rounds: int = 100, registry: Registry | None = No
 
 
 def _run_one(ctx: Context, registry: Registry, job: JobData) -> None:
-    now = ctx.clock.now()
     try:
         _dispatch(ctx, registry, job)
-    except PermanentFailure as exc:
-        _record_failure(ctx, job, f"permanent: {exc}", retry_at=None)
-        log.warning("job %s (%s) dead-lettered: %s", job.id, job.kind, exc)
-        return
-    except RetryLater as exc:
-        delay = exc.delay or backoff(job.attempts)
-        _record_failure(ctx, job, f"retry: {exc}", retry_at=ctx.clock.now() + delay)
-        return
     except Exception as exc:
-        log.exception("job %s (%s) failed", job.id, job.kind)
-        _record_failure(
-            ctx, job, f"{type(exc).__name__}: {exc}", retry_at=now + backoff(job.attempts)
-        )
+        _settle_failure(ctx, job, exc)
         return
     with ctx.transaction() as session:
         jobs.complete(session, job_id=job.id, now=ctx.clock.now())
@@ -147,6 +172,24 @@ def _run_one(ctx: Context, registry: Registry, job: JobData) -> None:
                 _enqueue_periodic(
                     session, periodic.name, periodic.every, now=ctx.clock.now(), after=job.due_at
                 )
+
+
+def _settle_failure(ctx: Context, job: JobData, exc: BaseException) -> None:
+    """Retry a failed job with back-off, or dead-letter it (PermanentFailure)."""
+    if isinstance(exc, PermanentFailure):
+        _record_failure(ctx, job, f"permanent: {exc}", retry_at=None)
+        log.warning("job %s (%s) dead-lettered: %s", job.id, job.kind, exc)
+    elif isinstance(exc, RetryLater):
+        delay = exc.delay or backoff(job.attempts)
+        _record_failure(ctx, job, f"retry: {exc}", retry_at=ctx.clock.now() + delay)
+    else:
+        log.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
+        _record_failure(
+            ctx,
+            job,
+            f"{type(exc).__name__}: {exc}",
+            retry_at=ctx.clock.now() + backoff(job.attempts),
+        )
 
 
 def _record_failure(ctx: Context, job: JobData, error: str, *, retry_at: datetime | None) -> None:

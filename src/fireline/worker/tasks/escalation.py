@@ -64,3 +64,31 @@ def step(ctx: Context, job: JobData) -> None:
         )
     except escalations.StepTooEarly as exc:
         raise RetryLater(str(exc), delay=max(exc.due_at - ctx.clock.now(), timedelta())) from exc
+
+
+@registry.batch(escalations.STEP_JOB)
+def steps(ctx: Context, batch: list[JobData]) -> dict[int, BaseException | None]:
+    """Fire a tick's claimed steps in one transaction (each completed in that commit).
+
+    A step that is not due yet retries at its due time; a step that failed otherwise is left
+    out of the answer, so the runner runs it on its own (and retries it if it fails again)."""
+    outcomes = escalations.fire_steps(
+        ctx,
+        [
+            escalations.StepRequest(
+                job_id=job.id,
+                escalation_id=int(job.payload["escalation_id"]),
+                round=int(job.payload["round"]),
+                level=int(job.payload["level"]),
+            )
+            for job in batch
+        ],
+    )
+    answer: dict[int, BaseException | None] = {}
+    for job_id, outcome in outcomes.items():
+        if isinstance(outcome, escalations.StepTooEarly):
+            delay = max(outcome.due_at - ctx.clock.now(), timedelta())
+            answer[job_id] = RetryLater(str(outcome), delay=delay)
+        elif not isinstance(outcome, BaseException):
+            answer[job_id] = None
+    return answer

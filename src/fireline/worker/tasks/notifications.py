@@ -5,6 +5,8 @@ runner's exponential back-off and dead-letter after the job's attempt limit."""
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from fireline.integrations.outbound import chat, webhook
@@ -53,25 +55,53 @@ def send(ctx: Context, delivery: Delivery) -> None:
         raise webhook.WebhookError(f"unknown channel {delivery.channel!r}", permanent=True)
 
 
+def _failed(
+    ctx: Context, job: JobData, delivery: Delivery, exc: EmailError | webhook.WebhookError
+) -> Exception:
+    """Record a failed attempt; return the runner's retry signal for it."""
+    permanent = exc.permanent
+    final = permanent or job.attempts >= notifications.DELIVERY_ATTEMPTS
+    notifications.record(
+        ctx, delivery, status="failed", attempt=job.attempts, error=str(exc)[:500], final=final
+    )
+    if isinstance(exc, webhook.WebhookGone):
+        notifications.disable_method(ctx, delivery.method_id, f"endpoint gone: {exc}")
+    if permanent:
+        return PermanentFailure(str(exc))
+    delay = getattr(exc, "retry_after", None)
+    return RetryLater(str(exc), delay=None if delay is None else timedelta(seconds=delay))
+
+
 def attempt(ctx: Context, job: JobData, delivery: Delivery) -> None:
     """Send, record the attempt, and turn failures into the runner's retry signals."""
     try:
         send(ctx, delivery)
     except (EmailError, webhook.WebhookError) as exc:
-        permanent = exc.permanent
-        final = permanent or job.attempts >= notifications.DELIVERY_ATTEMPTS
-        notifications.record(
-            ctx, delivery, status="failed", attempt=job.attempts, error=str(exc)[:500], final=final
-        )
-        if isinstance(exc, webhook.WebhookGone):
-            notifications.disable_method(ctx, delivery.method_id, f"endpoint gone: {exc}")
-        if permanent:
-            raise PermanentFailure(str(exc)) from exc
-        delay = getattr(exc, "retry_after", None)
-        raise RetryLater(
-            str(exc), delay=None if delay is None else timedelta(seconds=delay)
-        ) from exc
+        raise _failed(ctx, job, delivery, exc) from exc
     notifications.record(ctx, delivery, status="sent", attempt=job.attempts, job_id=job.id)
+
+
+# Sends of one batch run concurrently, at most this many at once per worker process (kept
+# small: a small endpoint, e.g. a stdlib server with a listen backlog of 5, resets more).
+SEND_PARALLELISM = 4
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _sender_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SEND_PARALLELISM, thread_name_prefix="fireline-send")
+        return _pool
+
+
+def _send_outcome(ctx: Context, delivery: Delivery) -> Exception | None:
+    try:
+        send(ctx, delivery)
+    except Exception as exc:
+        return exc
+    return None
 
 
 @registry.job(notifications.DELIVER_JOB)
@@ -81,6 +111,62 @@ def deliver(ctx: Context, job: JobData) -> None:
         log.info("delivery job %s skipped: %s", job.id, prepared)
         return
     attempt(ctx, job, prepared)
+
+
+def _record_sent(
+    ctx: Context, sent: list[tuple[JobData, Delivery]]
+) -> dict[int, BaseException | None]:
+    """Record successful sends and complete their jobs in one commit (one by one if that
+    fails, so one bad row does not fail the others)."""
+    if not sent:
+        return {}
+    try:
+        notifications.record_sent_many(ctx, [(job.id, job.attempts, d) for job, d in sent])
+    except Exception:
+        log.exception("recording %d sent deliveries at once failed; one by one", len(sent))
+    else:
+        return {job.id: None for job, _ in sent}
+    answer: dict[int, BaseException | None] = {}
+    for job, delivery in sent:
+        try:
+            notifications.record(ctx, delivery, status="sent", attempt=job.attempts, job_id=job.id)
+        except Exception as exc:
+            answer[job.id] = exc
+        else:
+            answer[job.id] = None
+    return answer
+
+
+@registry.batch(notifications.DELIVER_JOB)
+def deliver_batch(ctx: Context, batch: list[JobData]) -> dict[int, BaseException | None]:
+    """Deliver a tick's claimed pages: prepare all in one commit, send concurrently (bounded),
+    record every successful send with its job's completion in one commit."""
+    prepared = notifications.prepare_many(ctx, [(job.id, job.payload) for job in batch])
+    answer: dict[int, BaseException | None] = {}
+    to_send: list[tuple[JobData, Delivery]] = []
+    for job in batch:
+        found = prepared[job.id]
+        if isinstance(found, str):
+            log.info("delivery job %s skipped: %s", job.id, found)
+            answer[job.id] = None
+        else:
+            to_send.append((job, found))
+    # Send in chunks of SEND_PARALLELISM and record each chunk's sends in one commit, so a
+    # worker killed mid-batch has at most one chunk sent but unrecorded (those go out again
+    # with the same webhook-id / Message-ID after its lease runs out).
+    for start in range(0, len(to_send), SEND_PARALLELISM):
+        chunk = to_send[start : start + SEND_PARALLELISM]
+        results = list(_sender_pool().map(lambda item: _send_outcome(ctx, item[1]), chunk))
+        sent: list[tuple[JobData, Delivery]] = []
+        for (job, delivery), error in zip(chunk, results, strict=True):
+            if error is None:
+                sent.append((job, delivery))
+            elif isinstance(error, EmailError | webhook.WebhookError):
+                answer[job.id] = _failed(ctx, job, delivery, error)
+            else:
+                answer[job.id] = error
+        answer.update(_record_sent(ctx, sent))
+    return answer
 
 
 @registry.subscriber("incident.status_update", name="notifications.status_update")

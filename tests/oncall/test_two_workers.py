@@ -134,7 +134,9 @@ def test_two_worker_processes_page_every_step_once_even_when_one_is_killed(
         stranded = _leased_by(ctx, doomed.pid)
         assert stranded > 0, "the killed worker held no jobs: the test proved nothing"
         _wait(lambda: _outstanding(ctx, dead_pid=doomed.pid) == 0, "the survivor to finish")
-        assert len({r.headers["webhook-id"] for r in receiver.at("/second")}) < INCIDENTS
+        # The survivor never takes a job whose lease the dead worker still holds. (Its pages
+        # may all have arrived already: a delivery sent but not yet recorded counts as leased.)
+        assert _leased_by(ctx, doomed.pid) == stranded
     finally:
         for proc in (doomed, survivor):
             if proc.poll() is None:

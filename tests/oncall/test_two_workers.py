@@ -121,7 +121,7 @@ def test_two_worker_processes_page_every_step_once_even_when_one_is_killed(
     runner.drain(ctx)  # level 0 at the frozen time; level 1 is now overdue for the real clock
     assert len(receiver.at("/first")) == INCIDENTS and receiver.at("/second") == []
 
-    receiver.delay = 0.03
+    receiver.delay = 0.2  # slow pages keep workers holding leases long enough to observe
     doomed = _start_worker(settings, tmp_path / "doomed.log")
     survivor = _start_worker(settings, tmp_path / "survivor.log")
     try:

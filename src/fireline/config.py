@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, ge=10)
     embedded_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    worker_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Due jobs one worker claims at a time. Smaller batches spread a burst "
+        "over more worker processes; larger ones cost fewer round trips.",
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -1,11 +1,12 @@
 """Two `fireline worker` processes on one PostgreSQL database: every escalation step fires
 exactly once and none is lost when one worker is killed (SIGKILL) in the middle of a batch.
 
-The incidents are declared and escalated to level 0 at a frozen time in the past, so their
-level-1 steps (and, from them, the webhook pages to the second responder) are all overdue for
-the real clock the worker processes run on. A slow webhook endpoint keeps each worker busy
-with a leased batch, one worker is killed while it holds leases, and after the survivor has
-done all it can, a worker whose clock is past the lease (two minutes) picks up the rest.
+The incidents are declared and escalated to level 0 at a frozen time. Their level-1 steps
+(and, from them, the webhook pages to the second responder) are held back until both worker
+processes are polling, then all made due at once for the real clock the workers run on. Small
+claim batches make the two workers share the burst; a slow webhook endpoint keeps each busy
+with leased jobs; one worker is killed while it holds leases, and after the survivor has done
+all it can, a worker whose clock is past the lease (two minutes) picks up the rest.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from tests.conftest import Person
 from tests.oncall.conftest import Receiver
 from tests.oncall.helpers import attach, declare, method, policy, service, timeline
@@ -36,6 +37,7 @@ from fireline.worker import runner
 from fireline.worker.tasks import notifications as notification_tasks
 
 INCIDENTS = 60
+BATCH = 5  # jobs a worker claims at a time: both workers get a share of the burst
 
 
 def _start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
@@ -45,6 +47,8 @@ def _start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
         "FIRELINE_SECRET_KEY": str(settings.secret_key),
         "FIRELINE_PUBLIC_BASE_URL": settings.public_base_url,
         "FIRELINE_WORKER_POLL_SECONDS": "0.05",
+        "FIRELINE_WORKER_BATCH_SIZE": str(BATCH),
+        "FIRELINE_LOG_LEVEL": "info",
         "FIRELINE_SMTP_HOST": str(settings.smtp_host),
         "FIRELINE_SMTP_PORT": str(settings.smtp_port),
     }
@@ -84,6 +88,15 @@ def _outstanding(ctx: Context, *, dead_pid: int) -> int:
         )
 
 
+def _set_level_one_due(ctx: Context, due: datetime) -> None:
+    with ctx.transaction() as session:
+        session.execute(
+            update(Job)
+            .where(Job.kind == "escalation.step", Job.state == "pending")
+            .values(due_at=due)
+        )
+
+
 def _wait(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -118,13 +131,19 @@ def test_two_worker_processes_page_every_step_once_even_when_one_is_killed(
     refs = [
         declare(client, admin, title=f"Outage {n}", services=[sid])["ref"] for n in range(INCIDENTS)
     ]
-    runner.drain(ctx)  # level 0 at the frozen time; level 1 is now overdue for the real clock
+    runner.drain(ctx)  # level 0 at the frozen time
     assert len(receiver.at("/first")) == INCIDENTS and receiver.at("/second") == []
+    _set_level_one_due(ctx, datetime.now(UTC) + timedelta(hours=1))  # held until both poll
 
     receiver.delay = 0.2  # slow pages keep workers holding leases long enough to observe
-    doomed = _start_worker(settings, tmp_path / "doomed.log")
-    survivor = _start_worker(settings, tmp_path / "survivor.log")
+    logs = tmp_path / "doomed.log", tmp_path / "survivor.log"
+    doomed, survivor = (_start_worker(settings, log) for log in logs)
     try:
+        _wait(
+            lambda: all("started" in log.read_text() for log in logs),
+            "both workers to start polling",
+        )
+        _set_level_one_due(ctx, datetime.now(UTC) - timedelta(seconds=1))
         _wait(
             lambda: len(receiver.at("/second")) >= 10 and _leased_by(ctx, doomed.pid) > 0,
             "the first worker to hold leased jobs mid-run",

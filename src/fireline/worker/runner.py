@@ -263,7 +263,12 @@ class WorkerLoop:
         log.info("worker %s started", self.worker_id)
         while not self.stop_event.is_set():
             try:
-                ran = tick(self.ctx, worker_id=self.worker_id, registry=registry)
+                ran = tick(
+                    self.ctx,
+                    worker_id=self.worker_id,
+                    limit=self.ctx.settings.worker_batch_size,
+                    registry=registry,
+                )
             except Exception:
                 log.exception("worker tick failed")
                 ran = 0

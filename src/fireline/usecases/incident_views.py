@@ -6,6 +6,7 @@ whatever the number of incidents, so list pages do not grow N+1 queries.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fireline.domain import incident_lifecycle as lifecycle
-from fireline.store.models import Category, Incident, Service, Team, User
+from fireline.store.models import (
+    Category,
+    Incident,
+    IncidentLabel,
+    IncidentParticipant,
+    IncidentService,
+    Service,
+    Team,
+    User,
+)
 from fireline.usecases.context import Context
 from fireline.usecases.incidents import ParticipantRole, get, ref_of
 
@@ -71,15 +81,44 @@ class IncidentView:
 
 
 def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]:
+    """Read models for `incidents` in a fixed number of queries, whatever their number.
+
+    Services, people and labels are read as plain column rows, not through the incidents'
+    relationships: building ORM objects for every label and participant of a 100-row page
+    costs more than the queries themselves.
+    """
+    ids = [inc.id for inc in incidents]
+    services_of: dict[int, list[NamedRef]] = defaultdict(list)
+    people_of: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    labels_of: dict[int, dict[str, str]] = defaultdict(dict)
     user_ids: set[int] = set()
-    service_ids: set[int] = set()
     dup_ids: set[int] = set()
+    if ids:
+        for iid, sid, name in session.execute(
+            select(IncidentService.incident_id, Service.id, Service.name)
+            .join(Service, Service.id == IncidentService.service_id)
+            .where(IncidentService.incident_id.in_(ids))
+        ).tuples():
+            services_of[iid].append(NamedRef(id=sid, name=name))
+        for iid, uid, role in session.execute(
+            select(
+                IncidentParticipant.incident_id,
+                IncidentParticipant.user_id,
+                IncidentParticipant.role,
+            ).where(IncidentParticipant.incident_id.in_(ids))
+        ).tuples():
+            people_of[iid].append((uid, role))
+            user_ids.add(uid)
+        for iid, key, value in session.execute(
+            select(IncidentLabel.incident_id, IncidentLabel.key, IncidentLabel.value)
+            .where(IncidentLabel.incident_id.in_(ids))
+            .order_by(IncidentLabel.incident_id, IncidentLabel.key)
+        ).tuples():
+            labels_of[iid][key] = value
     for inc in incidents:
         user_ids.update(
             i for i in (inc.reporter_id, inc.commander_id, inc.assignee_id) if i is not None
         )
-        user_ids.update(p.user_id for p in inc.participants)
-        service_ids.update(s.service_id for s in inc.services)
         if inc.duplicate_of_id is not None:
             dup_ids.add(inc.duplicate_of_id)
     # Plain column rows, not entities: loading User or Team entities would also load their
@@ -92,15 +131,6 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
             ).tuples()
         }
         if user_ids
-        else {}
-    )
-    services = (
-        dict(
-            session.execute(select(Service.id, Service.name).where(Service.id.in_(service_ids)))
-            .tuples()
-            .all()
-        )
-        if service_ids
         else {}
     )
     teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
@@ -120,7 +150,7 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
         return None if uid is None else users.get(uid)
 
     def people(inc: Incident, role: ParticipantRole) -> list[UserRef]:
-        found = [user(p.user_id) for p in inc.participants if p.role == role.value]
+        found = [user(uid) for uid, r in people_of.get(inc.id, ()) if r == role.value]
         return sorted((u for u in found if u is not None), key=lambda u: u.name)
 
     result = []
@@ -133,13 +163,7 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
                 description=inc.description,
                 status=inc.status,
                 category=categories.get(inc.category_id) if inc.category_id else None,
-                services=sorted(
-                    (
-                        NamedRef(id=s.service_id, name=services.get(s.service_id, "?"))
-                        for s in inc.services
-                    ),
-                    key=lambda r: r.name,
-                ),
+                services=sorted(services_of.get(inc.id, ()), key=lambda r: r.name),
                 impact=inc.impact,
                 urgency=inc.urgency,
                 priority=inc.priority,
@@ -154,7 +178,7 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
                 else None,
                 responders=people(inc, ParticipantRole.RESPONDER),
                 stakeholders=people(inc, ParticipantRole.STAKEHOLDER),
-                labels={lb.key: lb.value for lb in sorted(inc.labels, key=lambda x: x.key)},
+                labels=labels_of.get(inc.id, {}),
                 resolution_summary=inc.resolution_summary,
                 cancel_reason=inc.cancel_reason,
                 duplicate_of=f"INC-{dups[inc.duplicate_of_id]}"

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Integer, Select, Text, column, exists, func, select, table, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from fireline.store.models import Incident, IncidentLabel, IncidentService
 
@@ -100,6 +100,10 @@ def list_page(
         key = _SEARCH.c.rowid  # ordering by the FTS rowid lets SQLite stream matches in order
     if cursor is not None:
         query = query.where(key < cursor)
+    # The list's readers (incident_views.views) load services, people and labels for the whole
+    # page as plain rows; selectin-loading them here would build hundreds of ORM objects.
+    query = query.options(lazyload(Incident.services), lazyload(Incident.participants))
+    query = query.options(lazyload(Incident.labels))
     rows = list(session.scalars(query.order_by(key.desc()).limit(limit + 1)))
     has_more = len(rows) > limit
     rows = rows[:limit]

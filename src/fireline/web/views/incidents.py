@@ -21,7 +21,7 @@ from fireline.domain.roles import Role
 from fireline.errors import FirelineError, InvalidField
 from fireline.store.models import TimelineEvent
 from fireline.store.repos.incidents import list_page
-from fireline.usecases import catalog, identity, incident_views, incidents
+from fireline.usecases import catalog, incident_views, incidents
 from fireline.usecases.incident_views import IncidentView
 from fireline.usecases.incidents import Audience
 from fireline.web import forms
@@ -102,12 +102,12 @@ def _listing(visitor: Visitor, query: forms.ListQuery, raw_cursor: str | None) -
 
 
 def _choices(visitor: Visitor) -> dict[str, Any]:
-    ctx = visitor.ctx
+    picks = catalog.pick_lists(visitor.ctx)
     return {
-        "services": catalog.list_services(ctx),
-        "teams": catalog.list_teams(ctx),
-        "categories": catalog.list_categories(ctx),
-        "users": [u for u in identity.list_users(ctx) if u.is_active],
+        "services": picks.services,
+        "teams": picks.teams,
+        "categories": picks.categories,
+        "users": picks.users,
         "statuses": [s.value for s in lifecycle.Status],
         "priorities": [p.value for p in Priority],
         "levels": [lv.value for lv in Level],

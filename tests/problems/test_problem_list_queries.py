@@ -11,7 +11,7 @@ from sqlalchemy import event
 from tests.api.helpers import declare
 from tests.conftest import Person
 
-from fireline.usecases import catalog, known_errors, problems
+from fireline.usecases import catalog, known_errors, problem_links, problems
 from fireline.usecases.context import Context
 
 
@@ -49,7 +49,7 @@ def test_listing_takes_the_same_number_of_queries_for_2_or_10_problems(
                     incidents=[incident["ref"]],
                 ),
             )
-            problems.add_change(ctx, problem.id, change_ref=f"CHG-{problem.id}")
+            problem_links.add_change(ctx, problem.id, change_ref=f"CHG-{problem.id}")
             known_errors.create(
                 ctx, known_errors.KnownErrorDraft(title=f"ke {i}", problem=problem.id)
             )

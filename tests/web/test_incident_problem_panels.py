@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from tests.api.helpers import declare
 from tests.conftest import Person
 
-from fireline.usecases import catalog, known_errors, problems, recurrence
+from fireline.usecases import catalog, known_errors, problem_links, problems, recurrence
 from fireline.usecases.context import Context
 from fireline.usecases.known_errors import KnownErrorDraft
 
@@ -123,6 +123,6 @@ def test_incident_timeline_names_the_problem_it_was_linked_to_and_unlinked_from(
     assert 'Linked to problem <a href="/problems/PRB-1">PRB-1</a>' in linked
     assert "None" not in linked and XSS not in linked
 
-    problems.unlink_incident(ctx, problem.id, incident["ref"])
+    problem_links.unlink_incident(ctx, problem.id, incident["ref"])
     unlinked = client.get(f"/incidents/{incident['ref']}/timeline").text
     assert 'Unlinked from problem <a href="/problems/PRB-1">PRB-1</a>' in unlinked

@@ -10,7 +10,7 @@ from tests.api.helpers import declare
 from tests.conftest import Person
 
 from fireline.domain.problem_lifecycle import Action
-from fireline.usecases import problems
+from fireline.usecases import problem_transitions, problems
 from fireline.usecases.context import Context
 
 SignedIn = Callable[[Person], str]
@@ -205,12 +205,12 @@ def test_list_filters_by_status_and_text_and_escapes_titles(
 ) -> None:
     problems.create(ctx, problems.ProblemDraft(title=f"Cache stampede {XSS}"))
     closed_one = problems.create(ctx, problems.ProblemDraft(title="Old DNS issue"))
-    problems.transition(ctx, closed_one.id, Action.INVESTIGATE)
-    problems.transition(
+    problem_transitions.transition(ctx, closed_one.id, Action.INVESTIGATE)
+    problem_transitions.transition(
         ctx,
         closed_one.id,
         Action.RESOLVE,
-        problems.transition_input(fix_description="moved to new resolvers"),
+        problem_transitions.transition_input(fix_description="moved to new resolvers"),
     )
     signed_in(viewer)
 

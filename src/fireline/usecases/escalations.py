@@ -227,32 +227,36 @@ def resolve_level_users(ctx: Context, policy: EscalationPolicy, *, at: datetime)
 # ---------------------------------------------------------------- engine
 
 
-def _record(
-    session: Session, ctx: Context, incident_id: int, data: dict[str, Any], *, label: str = ""
-) -> None:
-    timeline.append(
-        session,
-        record_type=RECORD,
-        record_id=incident_id,
-        kind=EventKind.ESCALATION.value,
-        at=ctx.clock.now(),
-        actor_id=ctx.actor.user_id,
-        actor_label=label or ctx.actor.label,
-        data=data,
+def _event(ctx: Context, incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """An `escalation` timeline event (`timeline.append` keyword arguments)."""
+    return {
+        "record_type": RECORD,
+        "record_id": incident_id,
+        "kind": EventKind.ESCALATION.value,
+        "at": ctx.clock.now(),
+        "actor_id": ctx.actor.user_id,
+        "actor_label": ctx.actor.label,
+        "data": data,
+    }
+
+
+def _record(session: Session, ctx: Context, incident_id: int, data: dict[str, Any]) -> None:
+    timeline.append(session, **_event(ctx, incident_id, data))
+
+
+def _step_job(row: Escalation, round_: int, level: int) -> jobs.NewJob:
+    assert row.next_due is not None
+    return jobs.NewJob(
+        kind=STEP_JOB,
+        payload={"escalation_id": row.id, "round": round_, "level": level},
+        due_at=row.next_due,
+        dedup_key=f"esc:{row.id}:{round_}:{level}",
+        max_attempts=20,
     )
 
 
 def _enqueue_step(session: Session, ctx: Context, row: Escalation, round_: int, level: int) -> None:
-    assert row.next_due is not None
-    jobs.enqueue(
-        session,
-        kind=STEP_JOB,
-        payload={"escalation_id": row.id, "round": round_, "level": level},
-        due_at=row.next_due,
-        now=ctx.clock.now(),
-        dedup_key=f"esc:{row.id}:{round_}:{level}",
-        max_attempts=20,
-    )
+    jobs.enqueue_many(session, [_step_job(row, round_, level)], now=ctx.clock.now())
 
 
 def stop_tx(session: Session, ctx: Context, incident_id: int, *, reason: str) -> int:
@@ -362,30 +366,156 @@ class StepRequest:
     level: int
 
 
+def _batch_resolver(session: Session) -> esc.Resolver:
+    """`resolver` that asks the database once per schedule and team for a whole batch (every
+    step of a batch resolves its targets at the same `now`)."""
+    on_call: dict[tuple[int, datetime], list[int]] = {}
+    members: dict[int, list[int]] = {}
+
+    def _on_call(schedule_id: int, at: datetime) -> list[int]:
+        key = (schedule_id, at)
+        if key not in on_call:
+            on_call[key] = on_call_now(session, schedule_id, at)
+        return on_call[key]
+
+    def _members(team_id: int) -> list[int]:
+        if team_id not in members:
+            members[team_id] = repo.team_member_ids(session, team_id)
+        return members[team_id]
+
+    return esc.Resolver(on_call=_on_call, members=_members)
+
+
 def fire_steps(ctx: Context, steps: Sequence[StepRequest]) -> dict[int, str | BaseException]:
     """Fire many due steps in ONE transaction, each step job completed in that same commit.
 
-    Each step runs in its own savepoint: a step that raises (StepTooEarly, a database error)
-    is rolled back alone and returned as its exception, so the caller can retry or run it
-    on its own; the others commit together. Returns job id -> outcome or exception. If the
-    final commit fails, it raises and nothing of the batch is committed (every job stays
+    Set-based for the common case (a due level of an active escalation of a triggered
+    incident): the escalations are locked (in id order), and their policies and incidents
+    read, in three queries for the whole batch; the paged users' contact methods and rules in
+    two more; then the step jobs are completed in one UPDATE, the timeline events, delivery
+    jobs and next-step jobs inserted in two executemany statements, and the escalation rows
+    updated at the commit. Other steps (stale, stopped, assignee, no policy) run `fire_step_tx`
+    in a savepoint each. A step that is not due yet is returned as StepTooEarly and its job
+    left alone; another exception is returned for that step (the caller runs it on its own).
+    If anything else fails, it raises and nothing of the batch is committed (every job stays
     claimed, so a re-run finds each step still to do, exactly once)."""
     outcomes: dict[int, str | BaseException] = {}
+    if not steps:
+        return outcomes
+    now = ctx.clock.now()
     with ctx.transaction() as session:
-        for request in sorted(steps, key=lambda r: r.escalation_id):  # one lock order
+        rows = {
+            row.id: row
+            for row in session.scalars(
+                select(Escalation)
+                .where(Escalation.id.in_({r.escalation_id for r in steps}))
+                .order_by(Escalation.id)  # one lock order
+                .with_for_update()
+            )
+        }
+        policy_ids = {row.policy_id for row in rows.values() if row.policy_id is not None}
+        policies = {
+            p.id: domain_policy(p)
+            for p in session.scalars(
+                select(EscalationPolicy).where(EscalationPolicy.id.in_(policy_ids))
+            )
+        }
+        incidents = {
+            i.id: i
+            for i in session.scalars(
+                select(Incident)
+                .where(Incident.id.in_({row.incident_id for row in rows.values()}))
+                .options(lazyload("*"))
+            )
+        }
+        found = _batch_resolver(session)
+        done: list[int] = []
+        pages: list[notifications.PageRequest] = []
+        events: list[dict[str, Any]] = []
+        next_jobs: list[jobs.NewJob] = []
+        for request in sorted(steps, key=lambda r: (r.escalation_id, r.job_id)):
+            row = rows.get(request.escalation_id)
+            policy = None if row is None or row.policy_id is None else policies.get(row.policy_id)
+            incident = None if row is None else incidents.get(row.incident_id)
+            if (
+                row is None
+                or row.state != "active"
+                or policy is None
+                or request.level < 0
+                or incident is None
+                or incident.status != Status.TRIGGERED.value
+                or _successor(row, len(policy.levels)) != (request.round, request.level)
+            ):
+                # Stale, stopped, the assignee's page or no policy: rare, one at a time.
+                try:
+                    with session.begin_nested():
+                        outcomes[request.job_id] = fire_step_tx(
+                            session,
+                            ctx,
+                            escalation_id=request.escalation_id,
+                            round_=request.round,
+                            level=request.level,
+                            job_id=request.job_id,
+                        )
+                except Exception as exc:  # rolled back to the savepoint: this step only
+                    outcomes[request.job_id] = exc
+                continue
+            state = None
+            if row.level_entered_at is not None and row.level >= 0:
+                state = esc.EscalationState(
+                    level=row.level,
+                    round=row.round,
+                    started_at=row.started_at,
+                    level_entered_at=row.level_entered_at,
+                )
             try:
-                with session.begin_nested():
-                    outcomes[request.job_id] = fire_step_tx(
-                        session,
-                        ctx,
-                        escalation_id=request.escalation_id,
-                        round_=request.round,
-                        level=request.level,
-                        job_id=request.job_id,
-                    )
-            except Exception as exc:  # rolled back to the savepoint: this step only
+                outcome = esc.next_step(policy, state, now=now, resolver=found)
+            except Exception as exc:  # nothing written for this step yet
                 outcomes[request.job_id] = exc
+                continue
+            if isinstance(outcome, esc.Pending):
+                outcomes[request.job_id] = StepTooEarly(outcome.due_at)
+                continue
+            done.append(request.job_id)
+            if isinstance(outcome, esc.Exhausted):
+                outcomes[request.job_id] = _exhaust(session, ctx, row, now, rounds=outcome.rounds)
+                continue
+            pages.append(
+                notifications.PageRequest(
+                    incident=incident,
+                    user_ids=outcome.user_ids,
+                    step=f"esc{row.id}-r{outcome.state.round}-l{outcome.state.level}",
+                    reason="escalation",
+                    require_triggered=True,
+                )
+            )
+            events.append(_event(ctx, row.incident_id, _level_data(row, outcome)))
+            row.level, row.round = outcome.state.level, outcome.state.round
+            row.level_entered_at = now
+            row.next_due = outcome.due_at
+            next_round, next_level = _successor(row, len(policy.levels))
+            next_jobs.append(_step_job(row, next_round, next_level))
+            outcomes[request.job_id] = "paged"
+        jobs.complete_many(session, job_ids=done, now=now)
+        timeline.append_many(session, events)
+        jobs.enqueue_many(
+            session, notifications.plan_pages_tx(session, ctx, pages) + next_jobs, now=now
+        )
     return outcomes
+
+
+def _level_data(row: Escalation, outcome: esc.Step) -> dict[str, Any]:
+    """The `escalation` timeline event's data for entering a level."""
+    return {
+        "action": "level",
+        "escalation_id": row.id,
+        "round": outcome.state.round,
+        "level": outcome.state.level,
+        "user_ids": list(outcome.user_ids),
+        "targets": [{"kind": t.kind.value, "id": t.id} for t in outcome.targets],
+        "unresolved": [{"kind": t.kind.value, "id": t.id} for t in outcome.unresolved],
+        "next_due": outcome.due_at.isoformat(),
+    }
 
 
 def fire_step_tx(
@@ -443,21 +573,7 @@ def fire_step_tx(
         reason="escalation",
         require_triggered=True,
     )
-    _record(
-        session,
-        ctx,
-        row.incident_id,
-        {
-            "action": "level",
-            "escalation_id": row.id,
-            "round": outcome.state.round,
-            "level": outcome.state.level,
-            "user_ids": list(outcome.user_ids),
-            "targets": [{"kind": t.kind.value, "id": t.id} for t in outcome.targets],
-            "unresolved": [{"kind": t.kind.value, "id": t.id} for t in outcome.unresolved],
-            "next_due": outcome.due_at.isoformat(),
-        },
-    )
+    _record(session, ctx, row.incident_id, _level_data(row, outcome))
     row.level, row.round = outcome.state.level, outcome.state.round
     row.level_entered_at = now
     row.next_due = outcome.due_at

@@ -31,7 +31,7 @@ from fireline.domain.timeline import EventKind
 from fireline.errors import Forbidden, InvalidField, NotFound
 from fireline.integrations.outbound.messages import IncidentNotice
 from fireline.integrations.signing import generate_secret
-from fireline.store.models import Incident, IncidentParticipant, Service, User
+from fireline.store.models import Incident, IncidentParticipant, IncidentService, Service, User
 from fireline.store.models.oncall import ContactMethod, NotificationRule
 from fireline.store.repos import jobs, timeline
 from fireline.store.repos import oncall as repo
@@ -197,6 +197,17 @@ def urgency_of(incident: Incident) -> rules_domain.Urgency:
     return rules_domain.Urgency.LOW
 
 
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Page `user_ids` about `incident` (one escalation step, assignment or manual page)."""
+
+    incident: Incident
+    user_ids: Sequence[int]
+    step: str
+    reason: str
+    require_triggered: bool
+
+
 def page_tx(
     session: Session,
     ctx: Context,
@@ -208,15 +219,27 @@ def page_tx(
     require_triggered: bool,
 ) -> int:
     """Queue the deliveries for paging `user_ids` about `incident`; return how many."""
-    if not user_ids:
-        return 0
+    planned = plan_pages_tx(
+        session,
+        ctx,
+        [PageRequest(incident, user_ids, step, reason, require_triggered)],
+    )
+    jobs.enqueue_many(session, planned, now=ctx.clock.now())
+    return len(planned)
+
+
+def plan_pages_tx(
+    session: Session, ctx: Context, requests: Sequence[PageRequest]
+) -> list[jobs.NewJob]:
+    """The delivery jobs for many pages (the caller enqueues them, e.g. with other jobs in
+    one statement). Reads the contact methods and rules of all paged users in two queries."""
+    everyone = sorted({user_id for request in requests for user_id in request.user_ids})
+    if not everyone:
+        return []
     now = ctx.clock.now()
-    methods = repo.contact_methods(session, list(user_ids))
-    rules = repo.notification_rules(session, list(user_ids))
-    urgency = urgency_of(incident)
-    count = 0
-    for user_id in user_ids:
-        mine = [
+    methods: dict[int, list[rules_domain.ContactMethod]] = {}
+    for m in repo.contact_methods(session, everyone):
+        methods.setdefault(m.user_id, []).append(
             rules_domain.ContactMethod(
                 id=m.id,
                 user_id=m.user_id,
@@ -224,44 +247,49 @@ def page_tx(
                 address=m.address,
                 enabled=m.enabled,
             )
-            for m in methods
-            if m.user_id == user_id
-        ]
-        my_rules = [
+        )
+    rules: dict[int, list[rules_domain.NotificationRule]] = {}
+    for r in repo.notification_rules(session, everyone):
+        rules.setdefault(r.user_id, []).append(
             rules_domain.NotificationRule(
                 contact_method_id=r.contact_method_id,
                 delay_minutes=r.delay_minutes,
                 urgency=None if r.urgency is None else rules_domain.Urgency(r.urgency),
             )
-            for r in rules
-            if r.user_id == user_id
-        ]
-        planned: list[tuple[int | None, datetime]] = [
-            (d.method.id, d.due_at)
-            for d in rules_domain.plan_deliveries(my_rules, mine, now, urgency)
-        ]
-        if not my_rules:
-            planned = [(None, now)]  # fallback: the account e-mail, at once
-        for method_id, due in planned:
-            jobs.enqueue(
-                session,
-                kind=DELIVER_JOB,
-                payload={
-                    "incident_id": incident.id,
-                    "user_id": user_id,
-                    "method_id": method_id,
-                    "step": step,
-                    "reason": reason,
-                    "require_triggered": require_triggered,
-                },
-                due_at=due,
-                now=now,
-                dedup_key=f"notify:{incident.id}:{step}:{user_id}:{method_id or 'account'}:"
-                f"{int(due.timestamp())}",
-                max_attempts=DELIVERY_ATTEMPTS,
-            )
-            count += 1
-    return count
+        )
+    out: list[jobs.NewJob] = []
+    for request in requests:
+        incident = request.incident
+        urgency = urgency_of(incident)
+        for user_id in request.user_ids:
+            my_rules = rules.get(user_id, [])
+            planned: list[tuple[int | None, datetime]] = [
+                (d.method.id, d.due_at)
+                for d in rules_domain.plan_deliveries(
+                    my_rules, methods.get(user_id, []), now, urgency
+                )
+            ]
+            if not my_rules:
+                planned = [(None, now)]  # fallback: the account e-mail, at once
+            for method_id, due in planned:
+                out.append(
+                    jobs.NewJob(
+                        kind=DELIVER_JOB,
+                        payload={
+                            "incident_id": incident.id,
+                            "user_id": user_id,
+                            "method_id": method_id,
+                            "step": request.step,
+                            "reason": request.reason,
+                            "require_triggered": request.require_triggered,
+                        },
+                        due_at=due,
+                        dedup_key=f"notify:{incident.id}:{request.step}:{user_id}:"
+                        f"{method_id or 'account'}:{int(due.timestamp())}",
+                        max_attempts=DELIVERY_ATTEMPTS,
+                    )
+                )
+    return out
 
 
 # ---------------------------------------------------------------- deliveries (worker side)
@@ -283,31 +311,35 @@ class Delivery:
     extra_text: str = ""
 
 
-def _notice(
-    session: Session,
+def _service_names(session: Session, incident: Incident) -> list[str]:
+    return list(
+        session.scalars(
+            select(Service.name)
+            .join(IncidentService, IncidentService.service_id == Service.id)
+            .where(IncidentService.incident_id == incident.id)
+            .order_by(Service.id)
+        )
+    )
+
+
+def _notice_of(
     ctx: Context,
     incident: Incident,
     event_type: str,
+    names: Sequence[str],
     *,
-    user_id: int | None,
-    links: bool,
+    ack: str | None,
+    resolve: str | None,
 ) -> IncidentNotice:
     from fireline.usecases.incidents import ref_of
 
-    base = ctx.settings.public_base_url
-    names = session.scalars(
-        select(Service.name).where(Service.id.in_([s.service_id for s in incident.services]))
-    ).all()
-    ack = resolve = None
-    if links and user_id is not None:
-        ack = action_links.issue_tx(session, ctx, incident.id, user_id, "acknowledge")
-        resolve = action_links.issue_tx(session, ctx, incident.id, user_id, "resolve")
+    ref = ref_of(incident)
     return IncidentNotice(
         event_type=event_type,
-        ref=ref_of(incident),
+        ref=ref,
         title=incident.title,
         status=incident.status,
-        url=f"{base}/incidents/{ref_of(incident)}",
+        url=f"{ctx.settings.public_base_url}/incidents/{ref}",
         occurred_at=ctx.clock.now(),
         priority=incident.priority,
         service_names=tuple(names),
@@ -325,12 +357,111 @@ def prepare(ctx: Context, *, job_id: int, payload: dict[str, Any]) -> Delivery |
 def prepare_many(
     ctx: Context, requests: Sequence[tuple[int, dict[str, Any]]]
 ) -> dict[int, Delivery | str]:
-    """`prepare` for many (job id, payload) pairs in one transaction (one commit)."""
+    """`prepare` for many (job id, payload) pairs in one transaction (one commit).
+
+    Set-based: the incidents, users, contact methods and service names of the whole batch are
+    read in four queries and all action links inserted in one statement, whatever the size."""
+    if not requests:
+        return {}
     with ctx.transaction() as session:
-        return {
-            job_id: prepare_tx(session, ctx, job_id=job_id, payload=payload)
-            for job_id, payload in requests
+        incidents = {
+            i.id: i
+            for i in session.scalars(
+                select(Incident)
+                .where(Incident.id.in_({int(p["incident_id"]) for _, p in requests}))
+                .options(lazyload("*"))
+            )
         }
+        users = {
+            u.id: u
+            for u in session.scalars(
+                select(User).where(User.id.in_({int(p["user_id"]) for _, p in requests}))
+            )
+        }
+        method_ids = {int(p["method_id"]) for _, p in requests if p.get("method_id") is not None}
+        methods = (
+            {
+                m.id: m
+                for m in session.scalars(
+                    select(ContactMethod).where(ContactMethod.id.in_(method_ids))
+                )
+            }
+            if method_ids
+            else {}
+        )
+        names: dict[int, list[str]] = {}
+        for incident_id, name in session.execute(
+            select(IncidentService.incident_id, Service.name)
+            .join(Service, Service.id == IncidentService.service_id)
+            .where(IncidentService.incident_id.in_(incidents))
+            .order_by(IncidentService.incident_id, Service.id)
+        ):
+            names.setdefault(incident_id, []).append(name)
+        links = action_links.Minter(ctx)
+        out: dict[int, Delivery | str] = {}
+        for job_id, payload in requests:
+            incident = incidents.get(int(payload["incident_id"]))
+            user = users.get(int(payload["user_id"]))
+            if incident is None or user is None:
+                out[job_id] = "incident or user deleted"
+                continue
+            method_id = payload.get("method_id")
+            method = None if method_id is None else methods.get(int(method_id))
+            out[job_id] = _delivery(
+                ctx,
+                job_id,
+                payload,
+                incident,
+                user,
+                method,
+                names=names.get(incident.id, []),
+                links=links,
+            )
+        links.insert_tx(session)
+        return out
+
+
+def _delivery(
+    ctx: Context,
+    job_id: int,
+    payload: dict[str, Any],
+    incident: Incident,
+    user: User,
+    method: ContactMethod | None,
+    *,
+    names: Sequence[str],
+    links: action_links.Minter,
+) -> Delivery | str:
+    """The delivery of one `notify.deliver` job, or why it is skipped (`method` is the
+    payload's contact method as found, None if gone or if the payload names none)."""
+    if incident.status in FINISHED:
+        return f"incident {incident.status}"
+    if payload.get("require_triggered") and incident.status != Status.TRIGGERED.value:
+        return f"incident {incident.status}"
+    method_id = payload.get("method_id")
+    if method_id is None:
+        channel, address, secret = "email", user.email, None
+    else:
+        if method is None or not method.enabled:
+            return "contact method removed or disabled"
+        channel, address, secret = method.kind, method.address, method.secret
+    wants_links = incident.status == Status.TRIGGERED.value or channel == "email"
+    event_type = "incident.assigned" if payload.get("reason") == "assigned" else "incident.paged"
+    ack = resolve = None
+    if wants_links:
+        ack = links.mint(incident.id, user.id, "acknowledge")
+        resolve = links.mint(incident.id, user.id, "resolve")
+    return Delivery(
+        channel=channel,
+        address=address,
+        secret=secret,
+        notice=_notice_of(ctx, incident, event_type, names, ack=ack, resolve=resolve),
+        incident_id=incident.id,
+        user_id=user.id,
+        method_id=None if method_id is None else int(method_id),
+        message_id=f"msg_fl{job_id}",
+        step=str(payload.get("step", "")),
+    )
 
 
 def prepare_tx(
@@ -341,32 +472,21 @@ def prepare_tx(
     user = session.get(User, int(payload["user_id"]))
     if incident is None or user is None:
         return "incident or user deleted"
-    if incident.status in FINISHED:
-        return f"incident {incident.status}"
-    if payload.get("require_triggered") and incident.status != Status.TRIGGERED.value:
-        return f"incident {incident.status}"
     method_id = payload.get("method_id")
-    if method_id is None:
-        channel, address, secret = "email", user.email, None
-    else:
-        method = session.get(ContactMethod, int(method_id))
-        if method is None or not method.enabled:
-            return "contact method removed or disabled"
-        channel, address, secret = method.kind, method.address, method.secret
-    wants_links = incident.status == Status.TRIGGERED.value or channel == "email"
-    event_type = "incident.assigned" if payload.get("reason") == "assigned" else "incident.paged"
-    notice = _notice(session, ctx, incident, event_type, user_id=user.id, links=wants_links)
-    return Delivery(
-        channel=channel,
-        address=address,
-        secret=secret,
-        notice=notice,
-        incident_id=incident.id,
-        user_id=user.id,
-        method_id=None if method_id is None else int(method_id),
-        message_id=f"msg_fl{job_id}",
-        step=str(payload.get("step", "")),
+    method = None if method_id is None else session.get(ContactMethod, int(method_id))
+    links = action_links.Minter(ctx)
+    found = _delivery(
+        ctx,
+        job_id,
+        payload,
+        incident,
+        user,
+        method,
+        names=_service_names(session, incident),
+        links=links,
     )
+    links.insert_tx(session)
+    return found
 
 
 def prepare_status_update(ctx: Context, *, job_id: int, payload: dict[str, Any]) -> Delivery | str:
@@ -377,8 +497,13 @@ def prepare_status_update(ctx: Context, *, job_id: int, payload: dict[str, Any])
         if incident is None or user is None or not user.is_active:
             return "incident or user deleted"
         address = _email_of(session, user)
-        notice = _notice(
-            session, ctx, incident, "incident.status_update", user_id=None, links=False
+        notice = _notice_of(
+            ctx,
+            incident,
+            "incident.status_update",
+            _service_names(session, incident),
+            ack=None,
+            resolve=None,
         )
         return Delivery(
             channel="email",
@@ -474,9 +599,17 @@ def record(
 def record_sent_many(ctx: Context, sent: Sequence[tuple[int, int, Delivery]]) -> None:
     """Record many successful sends, given as (job id, attempt, delivery), and complete their
     jobs, all in one commit."""
+    if not sent:
+        return
     with ctx.transaction() as session:
-        for job_id, attempt, delivery in sent:
-            record_tx(session, ctx, delivery, status="sent", attempt=attempt, job_id=job_id)
+        jobs.complete_many(session, job_ids=[job_id for job_id, _, _ in sent], now=ctx.clock.now())
+        timeline.append_many(
+            session,
+            [
+                _attempt_event(ctx, delivery, status="sent", attempt=attempt)
+                for _, attempt, delivery in sent
+            ],
+        )
 
 
 def record_tx(
@@ -494,13 +627,28 @@ def record_tx(
         jobs.complete(session, job_id=job_id, now=ctx.clock.now())
     timeline.append(
         session,
-        record_type="incident",
-        record_id=delivery.incident_id,
-        kind=EventKind.NOTIFICATION.value,
-        at=ctx.clock.now(),
-        actor_id=None,
-        actor_label="notifications",
-        data={
+        **_attempt_event(ctx, delivery, status=status, attempt=attempt, error=error, final=final),
+    )
+
+
+def _attempt_event(
+    ctx: Context,
+    delivery: Delivery,
+    *,
+    status: str,
+    attempt: int,
+    error: str | None = None,
+    final: bool = False,
+) -> dict[str, Any]:
+    """The `notification` timeline event of one delivery attempt (`timeline.append` kwargs)."""
+    return {
+        "record_type": "incident",
+        "record_id": delivery.incident_id,
+        "kind": EventKind.NOTIFICATION.value,
+        "at": ctx.clock.now(),
+        "actor_id": None,
+        "actor_label": "notifications",
+        "data": {
             "channel": delivery.channel,
             "target": describe_target(delivery.channel, delivery.address),
             "user_id": delivery.user_id,
@@ -512,7 +660,7 @@ def record_tx(
             "error": error,
             "final": final,
         },
-    )
+    }
 
 
 def disable_method(ctx: Context, method_id: int | None, reason: str) -> None:

@@ -23,7 +23,7 @@ from fireline.store.models.problems import IncidentKnownError, KnownError, Probl
 from fireline.store.repos import problems as repo
 from fireline.store.repos import timeline
 from fireline.usecases import incidents as incident_cases
-from fireline.usecases import lookups, problems
+from fireline.usecases import lookups, problem_transitions, problems
 from fireline.usecases.context import Context
 from fireline.usecases.incident_views import NamedRef, UserRef
 
@@ -206,7 +206,7 @@ def views(session: Session, found: Sequence[Problem], *, detail: bool = False) -
                 updated_at=p.updated_at,
                 resolved_at=p.resolved_at,
                 closed_at=p.closed_at,
-                allowed_actions=problems.allowed_actions(p),
+                allowed_actions=problem_transitions.allowed_actions(p),
                 incidents=_linked(session, p.id) if detail else [],
                 changes=[
                     LinkedChange(

@@ -36,7 +36,7 @@ from fireline.store.models.alerts import Alert
 from fireline.store.models.problems import IncidentKnownError, KnownError, Problem
 from fireline.store.repos import audit
 from fireline.store.repos import problems as repo
-from fireline.usecases import events, problems
+from fireline.usecases import events, problem_links, problem_transitions, problems
 from fireline.usecases import incidents as incident_cases
 from fireline.usecases.context import Actor, Context
 
@@ -135,7 +135,7 @@ def _follow_up_tx(session: Session, ctx: Context, incident_id: int) -> Problem |
     covering = _covering_problem(session, incident)
     if covering is not None:
         problem, reasons = covering
-        problems.link_incident_tx(
+        problem_links.link_incident_tx(
             session,
             ctx,
             problem,
@@ -314,7 +314,7 @@ def _reopen_tx(
 ) -> None:
     ref = incident_cases.ref_of(incident)
     evidence = {"incident": ref, "title": incident.title, "reasons": reasons, "score": score}
-    problems.transition_tx(
+    problem_transitions.transition_tx(
         session,
         ctx,
         problem,
@@ -323,7 +323,7 @@ def _reopen_tx(
         evidence=evidence,
     )
     if repo.link(session, problem_id=problem.id, incident_id=incident.id) is None:
-        problems.link_incident_tx(
+        problem_links.link_incident_tx(
             session,
             ctx,
             problem,

@@ -61,7 +61,7 @@ def _count(form: FormLike, prefix: str, limit: int) -> int:
 
 
 def parse(form: FormLike) -> dict[str, Any]:
-    """The submitted editor as the dict `problems.set_rca` validates (blank rows dropped).
+    """The submitted editor as the dict `problem_rca.set_rca` validates (blank rows dropped).
 
     At most 2 × the domain limits are read, so an oversized post fails validation by name
     instead of being silently truncated, and never builds an unbounded structure.

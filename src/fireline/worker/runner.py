@@ -143,8 +143,7 @@ def _run_batch(ctx: Context, registry: Registry, batch: BatchHandler, group: lis
     if done:
         # Normally already done in the handler's commit (then this writes nothing).
         with ctx.transaction() as session:
-            for job_id in done:
-                jobs.complete(session, job_id=job_id, now=ctx.clock.now())
+            jobs.complete_many(session, job_ids=done, now=ctx.clock.now())
 
 
 def drain(ctx: Context, *, max_rounds: int = 100, registry: Registry | None = None) -> int:

@@ -49,7 +49,16 @@ from fireline.api.schemas.problems import (
 )
 from fireline.domain import problem_lifecycle as lifecycle
 from fireline.errors import InvalidField
-from fireline.usecases import incidents, known_errors, problem_views, problem_watch, problems
+from fireline.usecases import (
+    incidents,
+    known_errors,
+    problem_links,
+    problem_rca,
+    problem_transitions,
+    problem_views,
+    problem_watch,
+    problems,
+)
 from fireline.usecases.context import Context
 from fireline.usecases.known_errors import FixStatus, KnownErrorDraft
 from fireline.usecases.problems import Origin, ProblemDraft
@@ -163,13 +172,13 @@ def transition(key: str, body: ProblemTransitionIn, auth: Responder) -> ProblemO
     except ValueError:
         known = ", ".join(a.value for a in lifecycle.Action)
         raise InvalidField("action", f"unknown action; use one of {known}") from None
-    given = problems.transition_input(
+    given = problem_transitions.transition_input(
         root_cause=body.root_cause,
         workaround=body.workaround,
         fix_description=body.fix_description,
         reason=body.reason,
     )
-    problem = problems.transition(
+    problem = problem_transitions.transition(
         auth.ctx, key, action, given, expected_version=body.version, reason=body.reason
     )
     return _out(auth.ctx, problem.id)
@@ -178,21 +187,23 @@ def transition(key: str, body: ProblemTransitionIn, auth: Responder) -> ProblemO
 @router.post(K + "/incidents", status_code=status.HTTP_201_CREATED, response_model=ProblemOut)
 def link_incident(key: str, body: LinkIncidentIn, auth: Responder) -> ProblemOut:
     """Link an incident (recorded on both timelines). Linking twice answers 409."""
-    problems.link_incident(auth.ctx, key, body.incident, reason=body.reason)
+    problem_links.link_incident(auth.ctx, key, body.incident, reason=body.reason)
     return _out(auth.ctx, key)
 
 
 @router.delete(K + "/incidents/{incident}", response_model=ProblemOut)
 def unlink_incident(key: str, incident: str, auth: Responder) -> ProblemOut:
     """Remove an incident's link (recorded on both timelines)."""
-    problems.unlink_incident(auth.ctx, key, incident)
+    problem_links.unlink_incident(auth.ctx, key, incident)
     return _out(auth.ctx, key)
 
 
 @router.post(K + "/changes", status_code=status.HTTP_201_CREATED, response_model=ProblemOut)
 def add_change(key: str, body: ChangeIn, auth: Responder) -> ProblemOut:
     """Link a change (the fix, or part of it) by its reference."""
-    problems.add_change(auth.ctx, key, change_ref=body.change_ref, description=body.description)
+    problem_links.add_change(
+        auth.ctx, key, change_ref=body.change_ref, description=body.description
+    )
     return _out(auth.ctx, key)
 
 
@@ -200,7 +211,7 @@ def add_change(key: str, body: ChangeIn, auth: Responder) -> ProblemOut:
 def put_rca(key: str, body: RcaIn, auth: Responder) -> ProblemOut:
     """Replace the root-cause analysis (5 whys, fishbone, contributing factors, statement)."""
     raw = body.model_dump(exclude={"version"})
-    problem = problems.set_rca(auth.ctx, key, raw, expected_version=body.version)
+    problem = problem_rca.set_rca(auth.ctx, key, raw, expected_version=body.version)
     return _out(auth.ctx, problem.id)
 
 

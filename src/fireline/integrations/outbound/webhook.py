@@ -1,6 +1,7 @@
 """POST JSON to webhooks with httpx (the only HTTP client for outbound notifications).
 
-`post_json` sends exact bytes with the given headers and a timeout, never follows redirects
+`post_json` sends exact bytes with the given headers and a timeout over a shared keep-alive
+connection pool, never follows redirects
 (a 3xx is a failure, as Standard Webhooks says), and classifies the answer:
 
     2xx                      success
@@ -24,18 +25,40 @@ from fireline.integrations.signing import sign
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 USER_AGENT = "Fireline-Webhooks/1"
+# Keep-alive connections kept per process (the worker's sender threads share them).
+POOL_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=30)
 _tls: ssl.SSLContext | None = None
 _tls_lock = threading.Lock()
+_client: httpx.Client | None = None
 
 
 def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context per process: loading the CA bundle costs ~10-100 ms, far
     more than a webhook POST on a fast network, so it must not happen per delivery."""
-    global _tls
     with _tls_lock:
-        if _tls is None:
-            _tls = ssl.create_default_context()
-        return _tls
+        return _tls_context_unlocked()
+
+
+def _shared_client() -> httpx.Client:
+    """One connection-pooling client per process (thread-safe): a new client per POST meant
+    a new TCP (and TLS) connection per page, most of a page's cost against a fast endpoint."""
+    global _client
+    with _tls_lock:
+        if _client is None:
+            _client = httpx.Client(
+                timeout=TIMEOUT,
+                follow_redirects=False,
+                verify=_tls_context_unlocked(),
+                limits=POOL_LIMITS,
+            )
+        return _client
+
+
+def _tls_context_unlocked() -> ssl.SSLContext:
+    global _tls
+    if _tls is None:
+        _tls = ssl.create_default_context()
+    return _tls
 
 
 class WebhookError(Exception):
@@ -72,8 +95,7 @@ def post_json(
     all_headers = {"content-type": "application/json", "user-agent": USER_AGENT}
     all_headers.update(headers or {})
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, verify=_tls_context()) as client:
-            response = client.post(url, content=body, headers=all_headers)
+        response = _shared_client().post(url, content=body, headers=all_headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise WebhookError(f"{type(exc).__name__}: {exc}") from exc
     code = response.status_code

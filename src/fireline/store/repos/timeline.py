@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from fireline.store.models import TimelineEvent
@@ -38,6 +38,25 @@ def append(
     )
     session.add(event)
     return event
+
+
+def append_many(session: Session, events: Sequence[dict[str, Any]]) -> None:
+    """Insert many events in one executemany (no ORM objects, ids not returned). Each dict
+    holds `append`'s keyword arguments (`body`, `data`, `visibility` optional)."""
+    if not events:
+        return
+    session.execute(
+        insert(cast(Table, TimelineEvent.__table__)),
+        [
+            {
+                "body": None,
+                "visibility": "internal",
+                **event,
+                "data": event.get("data") or {},
+            }
+            for event in events
+        ],
+    )
 
 
 def for_record(

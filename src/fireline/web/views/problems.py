@@ -20,7 +20,16 @@ from fireline.domain.priority import Priority
 from fireline.domain.roles import Role
 from fireline.errors import FirelineError, InvalidField, InvalidTransition
 from fireline.store.repos.problems import ProblemFilters
-from fireline.usecases import catalog, identity, lookups, problem_views, problems
+from fireline.usecases import (
+    catalog,
+    identity,
+    lookups,
+    problem_links,
+    problem_rca,
+    problem_transitions,
+    problem_views,
+    problems,
+)
 from fireline.usecases.problem_views import ProblemView
 from fireline.web import forms, rca_form
 from fireline.web.rendering import render
@@ -355,7 +364,9 @@ async def save_rca(key: str, request: Request, visitor: PosterResponder) -> Resp
     form = await request.form()
     raw = rca_form.parse(form)
     try:
-        updated = problems.set_rca(visitor.ctx, key.upper(), raw, expected_version=_version(form))
+        updated = problem_rca.set_rca(
+            visitor.ctx, key.upper(), raw, expected_version=_version(form)
+        )
     except FirelineError as exc:
         return _detail_page(request, visitor, key, error=_form_error("rca", exc), rca_raw=raw)
     return _back(problems.ref_of(updated), "#rca")
@@ -370,13 +381,13 @@ async def act(key: str, action: str, request: Request, visitor: PosterResponder)
         error = FormError(form="actions", field=None, message=f"unknown action {action[:40]!r}")
         return _detail_page(request, visitor, key, error=error)
     try:
-        given = problems.transition_input(
+        given = problem_transitions.transition_input(
             root_cause=forms.optional(form, "root_cause"),
             workaround=forms.optional(form, "workaround"),
             fix_description=forms.optional(form, "fix_description"),
             reason=forms.optional(form, "reason"),
         )
-        updated = problems.transition(
+        updated = problem_transitions.transition(
             visitor.ctx, key.upper(), chosen, given, expected_version=_version(form)
         )
     except FirelineError as exc:
@@ -398,7 +409,7 @@ async def link_incident(key: str, request: Request, visitor: PosterResponder) ->
     try:
         if not incident:
             raise InvalidField("incident", "name the incident to link, e.g. INC-12")
-        problems.link_incident(
+        problem_links.link_incident(
             visitor.ctx,
             key.upper(),
             incident.upper() if not incident.isdigit() else incident,
@@ -415,7 +426,7 @@ async def unlink_incident(
     key: str, incident: str, request: Request, visitor: PosterResponder
 ) -> Response:
     try:
-        problems.unlink_incident(visitor.ctx, key.upper(), incident.upper())
+        problem_links.unlink_incident(visitor.ctx, key.upper(), incident.upper())
     except FirelineError as exc:
         return _detail_page(request, visitor, key, error=_form_error("link", exc))
     return _back(key.upper(), "#incidents")
@@ -425,7 +436,7 @@ async def unlink_incident(
 async def add_change(key: str, request: Request, visitor: PosterResponder) -> Response:
     form = await request.form()
     try:
-        problems.add_change(
+        problem_links.add_change(
             visitor.ctx,
             key.upper(),
             change_ref=forms.text(form, "change_ref"),

@@ -81,9 +81,10 @@ def attempt(ctx: Context, job: JobData, delivery: Delivery) -> None:
     notifications.record(ctx, delivery, status="sent", attempt=job.attempts, job_id=job.id)
 
 
-# Sends of one batch run concurrently, at most this many at once per worker process (kept
-# small: a small endpoint, e.g. a stdlib server with a listen backlog of 5, resets more).
-SEND_PARALLELISM = 4
+# Sends of one batch run concurrently, at most this many at once per worker process, over
+# the senders' shared keep-alive connections (so a burst opens at most this many to one
+# endpoint, once). Each chunk of this many is recorded in one commit.
+SEND_PARALLELISM = 16
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 

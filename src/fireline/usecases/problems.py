@@ -179,7 +179,7 @@ def create_tx(
     problem.services = [ProblemService(service_id=s.id) for s in services]
     session.add(problem)
     session.flush()
-    _event(
+    event(
         session,
         ctx,
         problem,
@@ -228,7 +228,7 @@ def update_fields(
         now = ctx.clock.now()
         problem.updated_at = now
         for change in field_changes:
-            _event(
+            event(
                 session,
                 ctx,
                 problem,
@@ -251,9 +251,9 @@ def add_note(ctx: Context, key: str | int, body: str) -> TimelineEvent:
     text = incident_cases._body(body, "body")
     with ctx.transaction() as session:
         problem = get(session, key)
-        event = _event(session, ctx, problem, EventKind.NOTE, body=text)
+        note = event(session, ctx, problem, EventKind.NOTE, body=text)
         session.flush()
-    return event
+    return note
 
 
 # ---------------------------------------------------------------- helpers
@@ -281,19 +281,7 @@ def event(
     body: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> TimelineEvent:
-    """Append an event to the problem's timeline (for modules composing problem changes)."""
-    return _event(session, ctx, problem, kind, body=body, data=data)
-
-
-def _event(
-    session: Session,
-    ctx: Context,
-    problem: Problem,
-    kind: EventKind,
-    *,
-    body: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> TimelineEvent:
+    """Append an event to the problem's timeline, at the clock's now, by the context's actor."""
     return timeline.append(
         session,
         record_type=RECORD,

@@ -244,3 +244,72 @@ def test_arbitrary_values_only_ever_raise_invalid_field(
                 parse(candidate)
             except InvalidField as exc:
                 assert exc.field
+
+
+def _strict(body: object) -> list[Any]:
+    """The validating (pydantic) path alone, for comparison with the fast path."""
+    from fireline.integrations.inbound import pagerduty_v2 as pd
+
+    original = pd._fast_event
+    pd._fast_event = lambda body, **kw: None
+    try:
+        return pd.parse_pagerduty_event(body, new_key=lambda: "generated")
+    finally:
+        pd._fast_event = original
+
+
+def _outcome(parse: Any, body: object) -> object:
+    try:
+        return parse(body)
+    except InvalidField as exc:
+        return (type(exc), exc.field, str(exc), getattr(exc, "errors", None))
+
+
+def _plain(**changes: Any) -> dict[str, Any]:
+    body = trigger()
+    for name in ("images", "links", "client", "client_url"):
+        del body[name]
+    del body["payload"]["timestamp"]
+    body.update(changes)
+    return body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _plain(),
+        _plain(dedup_key=None),
+        _plain(dedup_key="  "),
+        _plain(dedup_key="k" * 300),
+        _plain(event_action="acknowledge", payload=None),
+        _plain(event_action="resolve", payload={}),
+        _plain(event_action="resolve", dedup_key=None, payload=None),
+        _plain(event_action="resolve", payload={"severity": "  "}),
+        _plain(event_action="nudge"),
+        _plain(routing_key="short"),
+        _plain(routing_key=" " * 32),
+        _plain(payload={"summary": "s", "source": "h", "severity": "Warning "}),
+        _plain(payload={"summary": "s", "source": "h", "severity": "loud"}),
+        _plain(payload={"summary": " ", "source": "h", "severity": "info"}),
+        _plain(payload={"summary": "s", "source": 5, "severity": "info"}),
+        _plain(payload={"summary": "s" * 2000, "source": "h" * 300, "severity": "info"}),
+        _plain(payload={"summary": "s", "source": "h", "severity": "info", "group": "g" * 5000}),
+        _plain(payload={"summary": "s", "source": "h", "severity": "info", "custom_details": 7}),
+        _plain(payload={"summary": "s", "source": "h", "severity": "info", "class": ""}),
+        _plain(links=[]),
+        _plain(payload=[]),
+        [],
+    ],
+)
+def test_fast_path_gives_the_same_result_as_validation(body: object) -> None:
+    got = _outcome(lambda b: parse_pagerduty_event(b, new_key=lambda: "generated"), body)
+    assert got == _outcome(_strict, body)
+
+
+def test_plain_trigger_takes_the_fast_path() -> None:
+    from fireline.integrations.inbound import pagerduty_v2 as pd
+
+    event = pd._fast_event(_plain(), new_key=lambda: "x", raw_size=10)
+    assert event is not None
+    assert event.labels == {"component": "postgres", "group": "prod-datapipe", "class": "disk"}
+    assert event.details == {"free_bytes": 1024, "mount": "/var"}

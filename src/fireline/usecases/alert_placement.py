@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select
+import orjson
+from sqlalchemy import Connection, Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from fireline.domain import alert_rules as rules
@@ -109,7 +110,24 @@ class PendingAlert:
     outcomes: list[tuple[Outcome, int]] = field(default_factory=list)
 
 
-def _rules(conf: dict[str, Any]) -> tuple[GroupingRule, SeverityMap, FlapPolicy]:
+Rules = tuple[GroupingRule, SeverityMap, FlapPolicy]
+_RULES: dict[bytes, Rules] = {}
+_RULES_MAX = 1024
+
+
+def _service_rules(stored: dict[str, Any] | None) -> Rules:
+    """`_rules(merged(stored))`, memoised by the stored settings' JSON (they rarely change,
+    and building the rules costs more than the rest of a small batch's placement)."""
+    key = orjson.dumps(stored, option=orjson.OPT_SORT_KEYS)
+    found = _RULES.get(key)
+    if found is None:
+        if len(_RULES) >= _RULES_MAX:
+            _RULES.clear()
+        found = _RULES[key] = _rules(alert_settings.merged(stored))
+    return found
+
+
+def _rules(conf: dict[str, Any]) -> Rules:
     """A service's merged settings as domain rules (validated when they were stored)."""
     window = timedelta(minutes=int(conf["flap"]["window_minutes"]))
     return (
@@ -144,23 +162,28 @@ def place_new(
     created: list[PendingAlert],
     history: History,
     now: datetime,
+    *,
+    conn: Connection | None = None,
 ) -> None:
     """Decide suppression and the incident of every new alert (opening incidents as needed).
 
     The order is the domain's: maintenance, silences, flapping, then grouping.
     """
     services = sorted({s.service_id for s in created})
+    # Core statements on the connection: the session's ORM execute path costs several times
+    # more per statement, and nothing is pending in the session yet.
+    conn = conn if conn is not None else session.connection()
     stored: dict[int, dict[str, Any]] = {
-        sid: conf for sid, conf in session.execute(_SETTINGS, {"services": services}).tuples()
+        sid: conf for sid, conf in conn.execute(_SETTINGS, {"services": services})
     }
-    conf = {sid: _rules(alert_settings.merged(stored.get(sid))) for sid in services}
+    conf = {sid: _service_rules(stored.get(sid)) for sid in services}
     windows = [
         rules.MaintenanceWindow(
             service_id=row.service_id, starts_at=row.starts_at, ends_at=row.ends_at, id=row.id
         )
-        for row in session.execute(_WINDOWS, {"services": services, "now": now})
+        for row in conn.execute(_WINDOWS, {"services": services, "now": now})
     ]
-    silences = _silences(session.execute(_SILENCES, {"services": services, "now": now}).all())
+    silences = _silences(conn.execute(_SILENCES, {"services": services, "now": now}).all())
     needs_group: list[tuple[PendingAlert, str]] = []
     for state in created:
         row = state.new
@@ -196,7 +219,7 @@ def place_new(
         needs_group.append((state, key))
     if not needs_group:
         return
-    candidates = _open_groups(session, needs_group, conf, now)
+    candidates = _open_groups(conn, needs_group, conf, now)
     for state, _ in needs_group:
         assert state.new is not None and state.event is not None
         grouping, severity_map, _ = conf[state.service_id]
@@ -213,9 +236,9 @@ def place_new(
 
 
 def _open_groups(
-    session: Session,
+    conn: Connection,
     wanted: list[tuple[PendingAlert, str]],
-    conf: dict[int, tuple[GroupingRule, SeverityMap, FlapPolicy]],
+    conf: dict[int, Rules],
     now: datetime,
 ) -> dict[int, list[OpenGroup]]:
     """The open incident groups per service that the batch's alerts could join.
@@ -239,7 +262,7 @@ def _open_groups(
         queries.append((_GROUPS_SINCE, {"services": sorted(windowed), "since": since}))
     seen: set[int] = set()
     for query, params in queries:
-        for row in session.execute(query, params):
+        for row in conn.execute(query, params):
             if row.incident_id in seen:
                 continue
             seen.add(row.incident_id)

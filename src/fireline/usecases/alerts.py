@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fireline.domain import incident_lifecycle as lifecycle
@@ -43,7 +43,6 @@ from fireline.store.models import Incident, TimelineEvent
 from fireline.store.models.alerts import (
     Alert,
     AlertGroup,
-    Integration,
     ServiceAlertSettings,
 )
 from fireline.store.repos import alerts as alert_repo
@@ -57,7 +56,6 @@ log = logging.getLogger("fireline.alerts")
 A: Table = Alert.__table__  # type: ignore[assignment]
 T: Table = TimelineEvent.__table__  # type: ignore[assignment]
 STALE_REPEAT_WINDOW = timedelta(days=1)
-_I: Table = Integration.__table__  # type: ignore[assignment]
 # Built once: constructing a statement costs more than running it from the compiled cache.
 _OPEN_OR_RECENT = select(
     A.c.id,
@@ -74,15 +72,10 @@ _OPEN_OR_RECENT = select(
     A.c.dedup_key.in_(bindparam("keys", expanding=True)),
     or_(A.c.status != "resolved", A.c.first_seen_at >= bindparam("since")),
 )
-_TOUCH = (
-    update(_I)
-    .where(_I.c.id.in_(bindparam("ids", expanding=True)))
-    .values(last_event_at=bindparam("now"))
-)
 
 
 def _load(
-    session: Session, keys: set[tuple[int, str]], since: datetime
+    conn: Connection, keys: set[tuple[int, str]], since: datetime
 ) -> tuple[dict[tuple[int, str], PendingAlert], History]:
     """One query for every key of the batch: its open alert, and the (first_seen_at,
     starts_at, flapping) of its alerts resolved since `since` (flap detection, late repeats)."""
@@ -92,7 +85,7 @@ def _load(
         return found, history
     integration_ids = sorted({k[0] for k in keys})
     for part in chunks(sorted({k[1] for k in keys})):
-        rows = session.execute(
+        rows = conn.execute(
             _OPEN_OR_RECENT,
             {"integrations": integration_ids, "keys": list(part), "since": since},
         )
@@ -115,11 +108,11 @@ def _load(
     return found, history
 
 
-def _lock_services(session: Session, service_ids: Iterable[int]) -> None:
-    if session.get_bind().dialect.name != "postgresql":
+def _lock_services(conn: Connection, service_ids: Iterable[int]) -> None:
+    if conn.dialect.name != "postgresql":
         return  # SQLite: BEGIN IMMEDIATE already serialises writers
     for service_id in sorted(set(service_ids)):
-        session.execute(
+        conn.execute(
             select(func.pg_advisory_xact_lock(bindparam("k"))), {"k": 7_000_000_000 + service_id}
         )
 
@@ -140,8 +133,11 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
         for item in sub.alerts:
             wanted.add((sub.integration.id, item.event.dedup_key))
             service_ids.add(item.service_id)
-    _lock_services(session, service_ids)
-    open_alerts, history = _load(session, wanted, now - STALE_REPEAT_WINDOW)
+    # Core statements go to the connection, fetched once: the session's execute path (and
+    # each `session.connection()`) costs more than a small statement itself.
+    conn = session.connection()
+    _lock_services(conn, service_ids)
+    open_alerts, history = _load(conn, wanted, now - STALE_REPEAT_WINDOW)
 
     created: list[PendingAlert] = []
     touched: list[PendingAlert] = []
@@ -205,9 +201,9 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
             outcome.alert_ids.append(state.id)
 
     if created:
-        placement.place_new(session, ctx, created, history, now)
-        _insert_new(session, ctx, created, now)
-    _apply_updates(session, touched, now)
+        placement.place_new(session, ctx, created, history, now, conn=conn)
+        _insert_new(session, conn, ctx, created, now)
+    _apply_updates(conn, touched, now)
     resolved_incidents = {s.incident_id for s in touched if s.resolved and s.incident_id}
     resolved_incidents |= {s.incident_id for s in created if s.resolved and s.incident_id}
     if resolved_incidents:
@@ -215,10 +211,9 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
     for state in (*created, *touched):
         for outcome, index in state.outcomes:
             outcome.alert_ids[index] = state.id
-    _record_changes(session, ctx, submissions, now)
+    _record_changes(conn, ctx, submissions, now)
     integration_ids = sorted({sub.integration.id for sub in submissions if sub.touch})
-    if integration_ids:
-        session.execute(_TOUCH, {"ids": integration_ids, "now": now})
+    alert_repo.touch_integrations(conn, integration_ids, now=now)
 
 
 def _new_row(sub: Submission, item: Incoming, now: datetime) -> dict[str, Any]:
@@ -260,7 +255,9 @@ def _new_row(sub: Submission, item: Incoming, now: datetime) -> dict[str, Any]:
     }
 
 
-def _insert_new(session: Session, ctx: Context, created: list[PendingAlert], now: datetime) -> None:
+def _insert_new(
+    session: Session, conn: Connection, ctx: Context, created: list[PendingAlert], now: datetime
+) -> None:
     rows = []
     for state in created:
         assert state.new is not None
@@ -272,11 +269,11 @@ def _insert_new(session: Session, ctx: Context, created: list[PendingAlert], now
             row["resolved_at"] = now
         row["occurrence_count"] = 1 + state.bump
         rows.append(row)
-    session.flush()
-    ids = alert_repo.reserve_alert_ids(session, len(rows))
+    session.flush()  # incidents and groups opened by place_new, before rows refer to them
+    ids = alert_repo.reserve_alert_ids(conn, len(rows))
     for row, alert_id in zip(rows, ids, strict=True):
         row["id"] = alert_id
-    alert_repo.insert_alerts(session, rows)
+    alert_repo.insert_alerts(conn, rows)
     events = []
     for state, alert_id in zip(created, ids, strict=True):
         state.id = alert_id
@@ -302,14 +299,14 @@ def _insert_new(session: Session, ctx: Context, created: list[PendingAlert], now
                 },
             }
         )
-    alert_repo.insert_events(session, events)
+    alert_repo.insert_events(conn, events)
 
 
-def _apply_updates(session: Session, touched: list[PendingAlert], now: datetime) -> None:
-    alert_repo.bump(session, [(s.id, s.bump) for s in touched if s.bump and s.id], now=now)
+def _apply_updates(conn: Connection, touched: list[PendingAlert], now: datetime) -> None:
+    alert_repo.bump(conn, [(s.id, s.bump) for s in touched if s.bump and s.id], now=now)
     acks = [{"b_id": s.id} for s in touched if s.acked and not s.resolved]
     if acks:
-        session.execute(
+        conn.execute(
             update(A)
             .where(and_(A.c.id == bindparam("b_id"), A.c.status == "firing"))
             .values(status="acknowledged", acknowledged_at=now),
@@ -317,7 +314,7 @@ def _apply_updates(session: Session, touched: list[PendingAlert], now: datetime)
         )
     resolves = [{"b_id": s.id} for s in touched if s.resolved]
     if resolves:
-        session.execute(
+        conn.execute(
             update(A)
             .where(and_(A.c.id == bindparam("b_id"), A.c.status != "resolved"))
             .values(status="resolved", resolved_at=now),
@@ -358,7 +355,7 @@ def _after_resolve(session: Session, ctx: Context, incident_ids: set[int], now: 
 
 
 def _record_changes(
-    session: Session, ctx: Context, submissions: Sequence[Submission], now: datetime
+    conn: Connection, ctx: Context, submissions: Sequence[Submission], now: datetime
 ) -> None:
     rows = [
         {
@@ -375,4 +372,4 @@ def _record_changes(
         for sub in submissions
         if sub.change is not None
     ]
-    alert_repo.insert_events(session, rows)
+    alert_repo.insert_events(conn, rows)

@@ -9,7 +9,7 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from fireline.store.models.alerts import Alert, Integration
@@ -117,65 +117,93 @@ _BOOL = frozenset({"raw_truncated", "flapping", "suppressed", "noise"})
 
 def _encoder(dialect: str, column: str) -> Any:
     if column in _JSON:
-        return lambda v: orjson.dumps(v).decode()
+        return _json_text
     if column in _TIME:
-        if dialect == "sqlite":
-            cache: dict[datetime, str] = {}
-
-            def encode(v: datetime | None) -> str | None:
-                if v is None:
-                    return None
-                text = cache.get(v)
-                if text is None:
-                    text = cache[v] = v.astimezone(UTC).strftime(_SQLITE_TIME)
-                return text
-
-            return encode
-        return None
+        return _sqlite_time if dialect == "sqlite" else None
     if column in _BOOL and dialect == "sqlite":
-        return lambda v: 1 if v else 0
+        return _sqlite_bool
     return None
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _sqlite_bool(value: Any) -> int:
+    return 1 if value else 0
+
+
+_TIMES: dict[datetime, str] = {}
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def _bulk_insert(
-    session: Session, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
-) -> None:
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    get = itemgetter(*columns)
+def _sqlite_time(value: datetime | None) -> str | None:
+    """SQLite's stored form of an aware datetime (cached: a batch repeats the same `now`)."""
+    if value is None:
+        return None
+    text = _TIMES.get(value)
+    if text is None:
+        if len(_TIMES) >= 4096:
+            _TIMES.clear()
+        text = _TIMES[value] = value.astimezone(UTC).strftime(_SQLITE_TIME)
+    return text
+
+
+DB = Session | Connection
+
+
+def connection_of(db: DB) -> Connection:
+    """The connection of `db` (a session's costs a lookup each time: fetch it once per batch)."""
+    return db if isinstance(db, Connection) else db.connection()
+
+
+_PLANS: dict[tuple[str, str], tuple[str, Any, list[tuple[int, Any]]]] = {}
+
+
+def _plan(
+    dialect: str, table: str, columns: Sequence[str]
+) -> tuple[str, Any, list[tuple[int, Any]]]:
+    """The INSERT text, a row getter and the per-column encoders, built once per table."""
+    key = (dialect, table)
+    found = _PLANS.get(key)
+    if found is not None:
+        return found
+    names = ", ".join(columns)
+    if dialect == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+    else:
+        # PostgreSQL: psycopg's executemany pipelines the rows (one round trip for the lot)
+        # and, the statement text being constant, parses and prepares it once. (A multi-row
+        # VALUES list has a different text for every batch size, so psycopg re-parsed it.)
+        marks = ", ".join("%s::jsonb" if c in _JSON else "%s" for c in columns)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
     encoders = [
         (index, enc)
         for index, enc in ((i, _encoder(dialect, c)) for i, c in enumerate(columns))
         if enc is not None
     ]
+    found = _PLANS[key] = (sql, itemgetter(*columns), encoders)
+    return found
+
+
+def _bulk_insert(
+    db: DB, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    conn = connection_of(db)
+    sql, get, encoders = _plan(conn.dialect.name, table, columns)
     params: list[tuple[Any, ...]] = []
+    append = params.append
     for row in rows:
         values = list(get(row))
         for index, enc in encoders:
             values[index] = enc(values[index])
-        params.append(tuple(values))
-    names = ", ".join(columns)
-    if dialect == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
-        session.connection().exec_driver_sql(sql, params)
-        return
-    # PostgreSQL: psycopg's executemany pipelines the rows (one round trip for the lot) and,
-    # the statement text being constant, parses and prepares it once. (A multi-row VALUES
-    # list has a different text for every batch size, so psycopg re-parsed it every time.)
-    marks = ", ".join("%s::jsonb" if c in _JSON else "%s" for c in columns)
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
-    session.connection().exec_driver_sql(sql, params)
+        append(tuple(values))
+    conn.exec_driver_sql(sql, params)
 
 
-_MAX_ALERT_ID = select(func.coalesce(func.max(Alert.__table__.c.id), 0))
-
-
-def reserve_alert_ids(session: Session, count: int) -> list[int]:
+def reserve_alert_ids(db: DB, count: int) -> list[int]:
     """`count` fresh alert ids, safe against concurrent writers.
 
     SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so max(id)+1... is free.
@@ -183,35 +211,49 @@ def reserve_alert_ids(session: Session, count: int) -> list[int]:
     """
     if count <= 0:
         return []
-    if session.get_bind().dialect.name == "sqlite":
-        top = int(session.execute(_MAX_ALERT_ID).scalar_one())
-        return list(range(top + 1, top + 1 + count))
-    rows = session.connection().exec_driver_sql(
+    conn = connection_of(db)
+    if conn.dialect.name == "sqlite":
+        top = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM alerts").scalar_one()
+        return list(range(int(top) + 1, int(top) + 1 + count))
+    rows = conn.exec_driver_sql(
         "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, %s)",
         (count,),
     )
     return [int(r[0]) for r in rows]
 
 
-def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def insert_alerts(db: DB, rows: Sequence[dict[str, Any]]) -> None:
     """Insert alert rows (each with its reserved `id`)."""
-    _bulk_insert(session, "alerts", ALERT_COLUMNS, rows)
+    _bulk_insert(db, "alerts", ALERT_COLUMNS, rows)
 
 
-def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def insert_events(db: DB, rows: Sequence[dict[str, Any]]) -> None:
     """Insert timeline event rows."""
-    _bulk_insert(session, "timeline_events", EVENT_COLUMNS, rows)
+    _bulk_insert(db, "timeline_events", EVENT_COLUMNS, rows)
 
 
-def bump(session: Session, counts: Sequence[tuple[int, int]], *, now: datetime) -> None:
+def bump(db: DB, counts: Sequence[tuple[int, int]], *, now: datetime) -> None:
     """Add to occurrence_count and set last_seen_at for (alert id, repeats) pairs."""
     if not counts:
         return
-    dialect = session.get_bind().dialect.name
-    at: Any = now.astimezone(UTC).strftime(_SQLITE_TIME) if dialect == "sqlite" else now
-    mark = "?" if dialect == "sqlite" else "%s"
+    conn = connection_of(db)
+    sqlite = conn.dialect.name == "sqlite"
+    at: Any = _sqlite_time(now) if sqlite else now
+    mark = "?" if sqlite else "%s"
     sql = (
         f"UPDATE alerts SET occurrence_count = occurrence_count + {mark}, "  # noqa: S608
         f"last_seen_at = {mark} WHERE id = {mark}"
     )
-    session.connection().exec_driver_sql(sql, [(n, at, alert_id) for alert_id, n in counts])
+    conn.exec_driver_sql(sql, [(n, at, alert_id) for alert_id, n in counts])
+
+
+def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
+    """Set `last_event_at` of the integrations `ids` (a sign of life of their senders)."""
+    if not ids:
+        return
+    conn = connection_of(db)
+    sqlite = conn.dialect.name == "sqlite"
+    at: Any = _sqlite_time(now) if sqlite else now
+    mark = "?" if sqlite else "%s"
+    sql = f"UPDATE integrations SET last_event_at = {mark} WHERE id = {mark}"  # noqa: S608
+    conn.exec_driver_sql(sql, [(at, i) for i in ids])

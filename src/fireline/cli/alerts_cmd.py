@@ -138,10 +138,9 @@ def integration_delete(
     """Revoke an integration: its key stops working, its alerts stay (admin)."""
     with connect(url, token) as api:
         _, found = api.call("DELETE", f"/api/v1/integrations/{integration_id}")
-    if as_json:
-        output.print_json(found)
-    else:
-        output.success(f"integration {integration_id} deleted; its key no longer works")
+    output.report(
+        found, f"integration {integration_id} deleted; its key no longer works", as_json=as_json
+    )
 
 
 # ---------------------------------------------------------------- alerts
@@ -224,10 +223,7 @@ def alert_noise(
     """Mark an alert as noise; it shows in the noise report for its integration and rule."""
     with connect(url, token) as api:
         found = api.post(f"/api/v1/alerts/{alert_id}/noise", {"reason": reason})
-    if as_json:
-        output.print_json(found)
-    else:
-        output.success(f"alert {alert_id} marked as noise")
+    output.report(found, f"alert {alert_id} marked as noise", as_json=as_json)
 
 
 @alert_app.command("noise-incident")
@@ -243,10 +239,7 @@ def alert_noise_incident(
         found = api.post(
             f"/api/v1/incidents/{quote(ref.strip(), safe='')}/noise", {"reason": reason}
         )
-    if as_json:
-        output.print_json(found)
-    else:
-        output.success(f"{found['alerts']} alert(s) of {ref} marked as noise")
+    output.report(found, f"{found['alerts']} alert(s) of {ref} marked as noise", as_json=as_json)
 
 
 @alert_app.command("noise-report")
@@ -320,10 +313,11 @@ def silence_create(
         body["service"] = service
     with connect(url, token) as api:
         found = api.post("/api/v1/silences", body)
-    if as_json:
-        output.print_json(found)
-    else:
-        output.success(f"silence {found['id']} active until {output.short_time(found['ends_at'])}")
+    output.report(
+        found,
+        f"silence {found['id']} active until {output.short_time(found['ends_at'])}",
+        as_json=as_json,
+    )
 
 
 @silence_app.command("expire")
@@ -336,10 +330,7 @@ def silence_expire(
     """End a silence now (it stays in the list for the record)."""
     with connect(url, token) as api:
         _, found = api.call("DELETE", f"/api/v1/silences/{silence_id}")
-    if as_json:
-        output.print_json(found)
-    else:
-        output.success(f"silence {silence_id} expired")
+    output.report(found, f"silence {silence_id} expired", as_json=as_json)
 
 
 # ---------------------------------------------------------------- maintenance windows
@@ -383,12 +374,11 @@ def maintenance_start(
     body = {"service": service, "ends_at": _until(hours), "reason": reason}
     with connect(url, token) as api:
         found = api.post("/api/v1/maintenance-windows", body)
-    if as_json:
-        output.print_json(found)
-    else:
-        output.success(
-            f"maintenance window {found['id']} until {output.short_time(found['ends_at'])}"
-        )
+    output.report(
+        found,
+        f"maintenance window {found['id']} until {output.short_time(found['ends_at'])}",
+        as_json=as_json,
+    )
 
 
 @maintenance_app.command("end")
@@ -401,7 +391,4 @@ def maintenance_end(
     """End a maintenance window now."""
     with connect(url, token) as api:
         _, found = api.call("DELETE", f"/api/v1/maintenance-windows/{window_id}")
-    if as_json:
-        output.print_json(found)
-    else:
-        output.success(f"maintenance window {window_id} ended")
+    output.report(found, f"maintenance window {window_id} ended", as_json=as_json)

@@ -454,10 +454,7 @@ def note(
     body = _text(text, what="note")
     with connect(url, token) as api:
         event = api.post(_path(ref, "/notes"), {"body": body})
-    if as_json:
-        output.print_json(event)
-    else:
-        output.success(f"note {event['id']} added to {ref.strip().upper()}")
+    output.report(event, f"note {event['id']} added to {ref.strip().upper()}", as_json=as_json)
 
 
 @incident_app.command("status-update")
@@ -476,10 +473,9 @@ def status_update(
     body = {"body": _text(text, what="status update"), "audience": audience}
     with connect(url, token) as api:
         event = api.post(_path(ref, "/status-updates"), body)
-    if as_json:
-        output.print_json(event)
-    else:
-        output.success(f"{audience} status update posted on {ref.strip().upper()}")
+    output.report(
+        event, f"{audience} status update posted on {ref.strip().upper()}", as_json=as_json
+    )
 
 
 @incident_app.command("update")
@@ -578,10 +574,7 @@ def service_create(
         body["team"] = team
     with connect(url, token) as api:
         service = api.post("/api/v1/services", body)
-    if as_json:
-        output.print_json(service)
-    else:
-        output.success(f"created service {service['id']} {service['name']}")
+    output.report(service, f"created service {service['id']} {service['name']}", as_json=as_json)
 
 
 @team_app.command("list")
@@ -615,10 +608,7 @@ def team_create(
     body: JsonObject = {"name": name, "description": description, "members": members}
     with connect(url, token) as api:
         team = api.post("/api/v1/teams", body)
-    if as_json:
-        output.print_json(team)
-    else:
-        output.success(f"created team {team['id']} {team['name']}")
+    output.report(team, f"created team {team['id']} {team['name']}", as_json=as_json)
 
 
 def whoami(url: UrlOpt = DEFAULT_URL, token: TokenOpt = None, as_json: JsonOpt = False) -> None:

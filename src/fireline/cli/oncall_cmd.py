@@ -294,10 +294,7 @@ def override(
                 "reason": reason,
             },
         )
-    if as_json:
-        output.print_json(created)
-    else:
-        output.success(f"override {created['id']} added")
+    output.report(created, f"override {created['id']} added", as_json=as_json)
 
 
 @schedule_app.command("swap")
@@ -319,7 +316,4 @@ def swap(
     with connect(url, token) as api:
         ident = _find(api, "/api/v1/schedules", schedule, "schedule")
         created = api.post(f"/api/v1/schedules/{ident}/swaps", body)
-    if as_json:
-        output.print_json(created)
-    else:
-        output.success(f"swapped: {len(created)} overrides added")
+    output.report(created, f"swapped: {len(created)} overrides added", as_json=as_json)

@@ -63,6 +63,14 @@ def success(message: str) -> None:
     out.print(message, soft_wrap=True)
 
 
+def report(data: object, message: str, *, as_json: bool) -> None:
+    """What a command did: the server's answer as JSON for scripts, else one line for people."""
+    if as_json:
+        print_json(data)
+    else:
+        success(message)
+
+
 def priority_text(priority: str) -> Text:
     return Text(priority, style=PRIORITY_STYLES.get(priority, ""))
 

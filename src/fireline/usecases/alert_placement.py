@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, or_, select
+from sqlalchemy import Connection, Table, bindparam, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from fireline.domain import alert_rules as rules
 from fireline.domain import incident_lifecycle as lifecycle
@@ -54,20 +55,30 @@ _M: Table = MaintenanceWindow.__table__  # type: ignore[assignment]
 _SIL: Table = Silence.__table__  # type: ignore[assignment]
 _G: Table = AlertGroup.__table__  # type: ignore[assignment]
 _I: Table = Incident.__table__  # type: ignore[assignment]
-_SETTINGS = select(_S.c.service_id, _S.c.settings).where(
-    _S.c.service_id.in_(bindparam("services", expanding=True))
-)
-_WINDOWS = select(_M.c.id, _M.c.service_id, _M.c.starts_at, _M.c.ends_at).where(
-    _M.c.service_id.in_(bindparam("services", expanding=True)),
-    _M.c.starts_at <= bindparam("now"),
-    _M.c.ends_at > bindparam("now"),
-)
-_SILENCES = select(
-    _SIL.c.id, _SIL.c.service_id, _SIL.c.matchers, _SIL.c.starts_at, _SIL.c.ends_at
-).where(
-    or_(_SIL.c.service_id.in_(bindparam("services", expanding=True)), _SIL.c.service_id.is_(None)),
-    _SIL.c.starts_at <= bindparam("now"),
-    _SIL.c.ends_at > bindparam("now"),
+# A batch's service rules in one statement (one round trip on PostgreSQL): the services'
+# stored settings (kind 0), active maintenance windows (1) and active silences (2). The first
+# SELECT fixes the result types, so it is the one with every column typed.
+_ACTIVE: BindParameter[Any] = bindparam("now")
+_SERVICES: BindParameter[Any] = bindparam("services", expanding=True)
+_SERVICE_RULES = union_all(
+    select(
+        literal_column("2").label("kind"),
+        _SIL.c.id,
+        _SIL.c.service_id,
+        _SIL.c.matchers.label("doc"),
+        _SIL.c.starts_at,
+        _SIL.c.ends_at,
+    ).where(
+        or_(_SIL.c.service_id.in_(_SERVICES), _SIL.c.service_id.is_(None)),
+        _SIL.c.starts_at <= _ACTIVE,
+        _SIL.c.ends_at > _ACTIVE,
+    ),
+    select(
+        literal_column("1"), _M.c.id, _M.c.service_id, null(), _M.c.starts_at, _M.c.ends_at
+    ).where(_M.c.service_id.in_(_SERVICES), _M.c.starts_at <= _ACTIVE, _M.c.ends_at > _ACTIVE),
+    select(literal_column("0"), null(), _S.c.service_id, _S.c.settings, null(), null()).where(
+        _S.c.service_id.in_(_SERVICES)
+    ),
 )
 _GROUPS = (
     select(_G.c.service_id, _G.c.group_key, _G.c.incident_id, _G.c.opened_at)
@@ -138,10 +149,11 @@ def _rules(conf: dict[str, Any]) -> Rules:
 
 
 def _silences(rows: Sequence[Any]) -> list[rules.Silence]:
+    """Active silences from `_SERVICE_RULES` rows (kind 2; `doc` holds the matchers)."""
     found = []
     for row in rows:
         try:
-            matchers = rules.matchers_from_object(row.matchers)
+            matchers = rules.matchers_from_object(row.doc)
             found.append(
                 rules.Silence(
                     matchers=matchers,
@@ -173,17 +185,25 @@ def place_new(
     # Core statements on the connection: the session's ORM execute path costs several times
     # more per statement, and nothing is pending in the session yet.
     conn = conn if conn is not None else session.connection()
-    stored: dict[int, dict[str, Any]] = {
-        sid: conf for sid, conf in conn.execute(_SETTINGS, {"services": services})
-    }
+    stored: dict[int, dict[str, Any]] = {}
+    windows: list[rules.MaintenanceWindow] = []
+    silence_rows = []
+    for found in conn.execute(_SERVICE_RULES, {"services": services, "now": now}):
+        if found.kind == 0:
+            stored[found.service_id] = found.doc
+        elif found.kind == 1:
+            windows.append(
+                rules.MaintenanceWindow(
+                    service_id=found.service_id,
+                    starts_at=found.starts_at,
+                    ends_at=found.ends_at,
+                    id=found.id,
+                )
+            )
+        else:
+            silence_rows.append(found)
     conf = {sid: _service_rules(stored.get(sid)) for sid in services}
-    windows = [
-        rules.MaintenanceWindow(
-            service_id=row.service_id, starts_at=row.starts_at, ends_at=row.ends_at, id=row.id
-        )
-        for row in conn.execute(_WINDOWS, {"services": services, "now": now})
-    ]
-    silences = _silences(conn.execute(_SILENCES, {"services": services, "now": now}).all())
+    silences = _silences(sorted(silence_rows, key=lambda row: row.id))
     needs_group: list[tuple[PendingAlert, str]] = []
     for state in created:
         row = state.new

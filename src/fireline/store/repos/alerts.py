@@ -113,6 +113,17 @@ _TIME = frozenset(
     {"starts_at", "first_seen_at", "last_seen_at", "acknowledged_at", "resolved_at", "at"}
 )
 _BOOL = frozenset({"raw_truncated", "flapping", "suppressed", "noise"})
+_INT = frozenset({"id", "integration_id", "service_id", "occurrence_count", "incident_id"})
+_PG_ARRAY = {
+    c: "integer"
+    if c in _INT or c in ("record_id", "actor_id")
+    else "timestamptz"
+    if c in _TIME
+    else "boolean"
+    if c in _BOOL
+    else "text"
+    for c in (*ALERT_COLUMNS, *EVENT_COLUMNS)
+}
 
 
 def _encoder(dialect: str, column: str) -> Any:
@@ -171,12 +182,17 @@ def _plan(
     names = ", ".join(columns)
     if dialect == "sqlite":
         marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
     else:
-        # PostgreSQL: psycopg's executemany pipelines the rows (one round trip for the lot)
-        # and, the statement text being constant, parses and prepares it once. (A multi-row
-        # VALUES list has a different text for every batch size, so psycopg re-parsed it.)
-        marks = ", ".join("%s::jsonb" if c in _JSON else "%s" for c in columns)
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+        # PostgreSQL: one array per column, unnested into rows: a single statement with a
+        # constant text (parsed and prepared once) and one round trip, whatever the batch
+        # size. (executemany sent one pipelined query per row, each costing psycopg work.)
+        arrays = ", ".join(f"%s::{_PG_ARRAY[c]}[]" for c in columns)
+        picks = ", ".join(f"t.{c}::jsonb" if c in _JSON else f"t.{c}" for c in columns)
+        sql = (
+            f"INSERT INTO {table} ({names}) SELECT {picks} "  # noqa: S608
+            f"FROM unnest({arrays}) AS t({names})"
+        )
     encoders = [
         (index, enc)
         for index, enc in ((i, _encoder(dialect, c)) for i, c in enumerate(columns))
@@ -192,7 +208,8 @@ def _bulk_insert(
     if not rows:
         return
     conn = connection_of(db)
-    sql, get, encoders = _plan(conn.dialect.name, table, columns)
+    dialect = conn.dialect.name
+    sql, get, encoders = _plan(dialect, table, columns)
     params: list[tuple[Any, ...]] = []
     append = params.append
     for row in rows:
@@ -200,7 +217,10 @@ def _bulk_insert(
         for index, enc in encoders:
             values[index] = enc(values[index])
         append(tuple(values))
-    conn.exec_driver_sql(sql, params)
+    if dialect == "sqlite":
+        conn.exec_driver_sql(sql, params)
+    else:
+        conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*params, strict=True)))
 
 
 def reserve_alert_ids(db: DB, count: int) -> list[int]:
@@ -237,14 +257,19 @@ def bump(db: DB, counts: Sequence[tuple[int, int]], *, now: datetime) -> None:
     if not counts:
         return
     conn = connection_of(db)
-    sqlite = conn.dialect.name == "sqlite"
-    at: Any = _sqlite_time(now) if sqlite else now
-    mark = "?" if sqlite else "%s"
-    sql = (
-        f"UPDATE alerts SET occurrence_count = occurrence_count + {mark}, "  # noqa: S608
-        f"last_seen_at = {mark} WHERE id = {mark}"
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "UPDATE alerts SET occurrence_count = occurrence_count + ?, last_seen_at = ? "
+            "WHERE id = ?",
+            [(n, _sqlite_time(now), alert_id) for alert_id, n in counts],
+        )
+        return
+    # PostgreSQL: one statement over arrays (one round trip, not one pipelined query per row)
+    conn.exec_driver_sql(
+        "UPDATE alerts SET occurrence_count = alerts.occurrence_count + t.n, last_seen_at = %s "
+        "FROM unnest(%s::integer[], %s::integer[]) AS t(id, n) WHERE alerts.id = t.id",
+        (now, [alert_id for alert_id, _ in counts], [n for _, n in counts]),
     )
-    conn.exec_driver_sql(sql, [(n, at, alert_id) for alert_id, n in counts])
 
 
 def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
@@ -252,8 +277,9 @@ def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
     if not ids:
         return
     conn = connection_of(db)
-    sqlite = conn.dialect.name == "sqlite"
-    at: Any = _sqlite_time(now) if sqlite else now
-    mark = "?" if sqlite else "%s"
-    sql = f"UPDATE integrations SET last_event_at = {mark} WHERE id = {mark}"  # noqa: S608
-    conn.exec_driver_sql(sql, [(at, i) for i in ids])
+    if conn.dialect.name == "sqlite":
+        sql = "UPDATE integrations SET last_event_at = ? WHERE id = ?"
+        conn.exec_driver_sql(sql, [(_sqlite_time(now), i) for i in ids])
+    else:
+        sql = "UPDATE integrations SET last_event_at = %s WHERE id = ANY(%s::integer[])"
+        conn.exec_driver_sql(sql, (now, list(ids)))

@@ -143,15 +143,7 @@ def views(session: Session, found: Sequence[Problem], *, detail: bool = False) -
     services = _names(session, Service, service_ids)
     counts = repo.link_counts(session, ids)
     origin_ids = {p.origin_incident_id for p in found if p.origin_incident_id is not None}
-    origins = (
-        dict(
-            session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(origin_ids)))
-            .tuples()
-            .all()
-        )
-        if origin_ids
-        else {}
-    )
+    origins = _numbers(session, Incident, origin_ids)
     known: dict[int, KnownError] = {}
     if ids:
         for row in session.scalars(
@@ -335,6 +327,16 @@ def _names(session: Session, model: type[Team] | type[Service], ids: set[int]) -
     return dict(rows.all())
 
 
+def _numbers(
+    session: Session, model: type[Incident] | type[Problem], ids: set[int]
+) -> dict[int, int]:
+    """Record number (the 42 of INC-42 or PRB-42) by id, in one query."""
+    if not ids:
+        return {}
+    rows = session.execute(select(model.id, model.number).where(model.id.in_(ids))).tuples()
+    return dict(rows.all())
+
+
 def _ke_ref(known: KnownError) -> KnownErrorRef:
     return KnownErrorRef(
         id=known.id,
@@ -352,15 +354,7 @@ def known_error_views(session: Session, found: Sequence[KnownError]) -> list[Kno
     service_ids = {sid for k in found for sid in (k.service_ids or [])}
     services = _names(session, Service, service_ids)
     problem_ids = {k.problem_id for k in found if k.problem_id is not None}
-    numbers = (
-        dict(
-            session.execute(select(Problem.id, Problem.number).where(Problem.id.in_(problem_ids)))
-            .tuples()
-            .all()
-        )
-        if problem_ids
-        else {}
-    )
+    numbers = _numbers(session, Problem, problem_ids)
     return [
         KnownErrorView(
             id=k.id,

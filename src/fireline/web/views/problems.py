@@ -22,7 +22,6 @@ from fireline.errors import FirelineError, InvalidField, InvalidTransition
 from fireline.store.repos.problems import ProblemFilters
 from fireline.usecases import (
     catalog,
-    identity,
     lookups,
     problem_links,
     problem_rca,
@@ -79,11 +78,11 @@ def _status_of(error: FormError | None) -> int:
 
 
 def _choices(visitor: Visitor) -> dict[str, Any]:
-    ctx = visitor.ctx
+    picks = catalog.pick_lists(visitor.ctx)
     return {
-        "services": catalog.list_services(ctx),
-        "teams": catalog.list_teams(ctx),
-        "users": [u for u in identity.list_users(ctx) if u.is_active],
+        "services": picks.services,
+        "teams": picks.teams,
+        "users": picks.users,
         "priorities": [p.value for p in Priority],
         "statuses": [s.value for s in lifecycle.Status],
         "origins": [o.value for o in problems.Origin],

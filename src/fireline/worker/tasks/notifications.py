@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from fireline.integrations.outbound import chat, webhook
@@ -85,6 +85,7 @@ def attempt(ctx: Context, job: JobData, delivery: Delivery) -> None:
 # the senders' shared keep-alive connections (so a burst opens at most this many to one
 # endpoint, once). Each chunk of this many is recorded in one commit.
 SEND_PARALLELISM = 16
+UNRECORDED_MAX = 2 * SEND_PARALLELISM  # one chunk being recorded, the next one in flight
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -141,7 +142,8 @@ def _record_sent(
 @registry.batch(notifications.DELIVER_JOB)
 def deliver_batch(ctx: Context, batch: list[JobData]) -> dict[int, BaseException | None]:
     """Deliver a tick's claimed pages: prepare all in one commit, send concurrently (bounded),
-    record every successful send with its job's completion in one commit."""
+    record each chunk's successful sends with their jobs' completion in one commit while the
+    next chunk is being sent."""
     prepared = notifications.prepare_many(ctx, [(job.id, job.payload) for job in batch])
     answer: dict[int, BaseException | None] = {}
     to_send: list[tuple[JobData, Delivery]] = []
@@ -152,12 +154,18 @@ def deliver_batch(ctx: Context, batch: list[JobData]) -> dict[int, BaseException
             answer[job.id] = None
         else:
             to_send.append((job, found))
-    # Send in chunks of SEND_PARALLELISM and record each chunk's sends in one commit, so a
-    # worker killed mid-batch has at most one chunk sent but unrecorded (those go out again
-    # with the same webhook-id / Message-ID after its lease runs out).
-    for start in range(0, len(to_send), SEND_PARALLELISM):
-        chunk = to_send[start : start + SEND_PARALLELISM]
-        results = list(_sender_pool().map(lambda item: _send_outcome(ctx, item[1]), chunk))
+    # Send in chunks of SEND_PARALLELISM and record each chunk's sends in one commit. The next
+    # chunk is already being sent while one is recorded, so a worker killed mid-batch has at
+    # most UNRECORDED_MAX sent but unrecorded (those go out again with the same webhook-id /
+    # Message-ID after its lease runs out).
+    chunks = [
+        to_send[start : start + SEND_PARALLELISM]
+        for start in range(0, len(to_send), SEND_PARALLELISM)
+    ]
+    in_flight = _start_sends(ctx, chunks[0]) if chunks else []
+    for index, chunk in enumerate(chunks):
+        results = [future.result() for future in in_flight]
+        in_flight = _start_sends(ctx, chunks[index + 1]) if index + 1 < len(chunks) else []
         sent: list[tuple[JobData, Delivery]] = []
         for (job, delivery), error in zip(chunk, results, strict=True):
             if error is None:
@@ -168,6 +176,13 @@ def deliver_batch(ctx: Context, batch: list[JobData]) -> dict[int, BaseException
                 answer[job.id] = error
         answer.update(_record_sent(ctx, sent))
     return answer
+
+
+def _start_sends(
+    ctx: Context, chunk: list[tuple[JobData, Delivery]]
+) -> list[Future[Exception | None]]:
+    pool = _sender_pool()
+    return [pool.submit(_send_outcome, ctx, delivery) for _, delivery in chunk]
 
 
 @registry.subscriber("incident.status_update", name="notifications.status_update")

@@ -19,6 +19,7 @@ import fcntl
 import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO
 
 from fireline.errors import FirelineError
 from fireline.usecases import alerts
@@ -44,6 +45,7 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         path = ctx.settings.sqlite_path()
         self._lock_path = None if path is None else str(path) + ".intake-lock"
+        self._lock_file: BinaryIO | None = None
         self.batches = 0
         self.submissions = 0
 
@@ -113,14 +115,19 @@ class GroupCommitter:
         if self._lock_path is None:
             yield
             return
-        with open(self._lock_path, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        if self._lock_file is None:  # kept open: only the writer thread uses it
+            self._lock_file = open(self._lock_path, "a+b")
+        fileno = self._lock_file.fileno()
+        fcntl.flock(fileno, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fileno, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None

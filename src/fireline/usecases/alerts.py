@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from fireline.domain import incident_lifecycle as lifecycle
@@ -56,22 +56,6 @@ log = logging.getLogger("fireline.alerts")
 A: Table = Alert.__table__  # type: ignore[assignment]
 T: Table = TimelineEvent.__table__  # type: ignore[assignment]
 STALE_REPEAT_WINDOW = timedelta(days=1)
-# Built once: constructing a statement costs more than running it from the compiled cache.
-_OPEN_OR_RECENT = select(
-    A.c.id,
-    A.c.integration_id,
-    A.c.dedup_key,
-    A.c.status,
-    A.c.starts_at,
-    A.c.incident_id,
-    A.c.service_id,
-    A.c.first_seen_at,
-    A.c.flapping,
-).where(
-    A.c.integration_id.in_(bindparam("integrations", expanding=True)),
-    A.c.dedup_key.in_(bindparam("keys", expanding=True)),
-    or_(A.c.status != "resolved", A.c.first_seen_at >= bindparam("since")),
-)
 
 
 def _load(
@@ -85,9 +69,8 @@ def _load(
         return found, history
     integration_ids = sorted({k[0] for k in keys})
     for part in chunks(sorted({k[1] for k in keys})):
-        rows = conn.execute(
-            _OPEN_OR_RECENT,
-            {"integrations": integration_ids, "keys": list(part), "since": since},
+        rows = alert_repo.open_or_recent(
+            conn, integration_ids=integration_ids, keys=part, since=since
         )
         for row in rows:
             key = (row.integration_id, row.dedup_key)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, func, select
@@ -283,3 +283,85 @@ def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
     else:
         sql = "UPDATE integrations SET last_event_at = %s WHERE id = ANY(%s::integer[])"
         conn.exec_driver_sql(sql, (now, list(ids)))
+
+
+class OpenOrRecent(NamedTuple):
+    """An alert row as the intake's dedup step needs it."""
+
+    id: int
+    integration_id: int
+    dedup_key: str
+    status: str
+    starts_at: datetime | None
+    incident_id: int | None
+    service_id: int
+    first_seen_at: datetime
+    flapping: bool
+
+
+_OPEN_OR_RECENT_COLUMNS = (
+    "id, integration_id, dedup_key, status, starts_at, incident_id, service_id, "
+    "first_seen_at, flapping"
+)
+
+
+def open_or_recent(
+    db: DB, *, integration_ids: Sequence[int], keys: Sequence[str], since: datetime
+) -> list[OpenOrRecent]:
+    """Alerts of `integration_ids` with one of `keys` that are open or first seen since `since`.
+
+    Driver SQL: the intake runs this once per batch, and SQLAlchemy's statement machinery
+    (expanding IN lists, result processing) cost more than the query.
+    """
+    if not integration_ids or not keys:
+        return []
+    conn = connection_of(db)
+    if conn.dialect.name == "sqlite":
+        sql = (
+            f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
+            f"WHERE integration_id IN ({', '.join('?' * len(integration_ids))}) "
+            f"AND dedup_key IN ({', '.join('?' * len(keys))}) "
+            "AND (status != 'resolved' OR first_seen_at >= ?)"
+        )
+        rows = conn.exec_driver_sql(sql, (*integration_ids, *keys, _sqlite_time(since)))
+        return [
+            OpenOrRecent(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                _from_sqlite(row[4]),
+                row[5],
+                row[6],
+                _from_sqlite(row[7]),  # type: ignore[arg-type]
+                bool(row[8]),
+            )
+            for row in rows
+        ]
+    sql = (
+        f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
+        "WHERE integration_id = ANY(%s::integer[]) AND dedup_key = ANY(%s::text[]) "
+        "AND (status != 'resolved' OR first_seen_at >= %s)"
+    )
+    rows = conn.exec_driver_sql(sql, (list(integration_ids), list(keys), since))
+    return [
+        OpenOrRecent(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            None if row[4] is None else row[4].astimezone(UTC),
+            row[5],
+            row[6],
+            row[7].astimezone(UTC),
+            row[8],
+        )
+        for row in rows
+    ]
+
+
+def _from_sqlite(text: str | None) -> datetime | None:
+    """A stored SQLite timestamp (UTC, as `_SQLITE_TIME` or any ISO form) as aware UTC."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)

@@ -460,16 +460,8 @@ def fire_steps(ctx: Context, steps: Sequence[StepRequest]) -> dict[int, str | Ba
                 except Exception as exc:  # rolled back to the savepoint: this step only
                     outcomes[request.job_id] = exc
                 continue
-            state = None
-            if row.level_entered_at is not None and row.level >= 0:
-                state = esc.EscalationState(
-                    level=row.level,
-                    round=row.round,
-                    started_at=row.started_at,
-                    level_entered_at=row.level_entered_at,
-                )
             try:
-                outcome = esc.next_step(policy, state, now=now, resolver=found)
+                outcome = esc.next_step(policy, _state_of(row), now=now, resolver=found)
             except Exception as exc:  # nothing written for this step yet
                 outcomes[request.job_id] = exc
                 continue
@@ -550,15 +542,7 @@ def fire_step_tx(
         return _page_assignee(session, ctx, row, incident, policy, now)
     if policy is None:
         return _exhaust(session, ctx, row, now, rounds=1)
-    state = None
-    if row.level_entered_at is not None and row.level >= 0:
-        state = esc.EscalationState(
-            level=row.level,
-            round=row.round,
-            started_at=row.started_at,
-            level_entered_at=row.level_entered_at,
-        )
-    outcome = esc.next_step(policy, state, now=now, resolver=resolver(session))
+    outcome = esc.next_step(policy, _state_of(row), now=now, resolver=resolver(session))
     if isinstance(outcome, esc.Pending):
         raise StepTooEarly(outcome.due_at)
     if isinstance(outcome, esc.Exhausted):
@@ -717,3 +701,15 @@ def page(ctx: Context, key: str | int, *, kind: str, target_id: int) -> list[int
             },
         )
         return list(users)
+
+
+def _state_of(row: Escalation) -> esc.EscalationState | None:
+    """Where an escalation stands, for the pure stepping logic (None: not started)."""
+    if row.level_entered_at is None or row.level < 0:
+        return None
+    return esc.EscalationState(
+        level=row.level,
+        round=row.round,
+        started_at=row.started_at,
+        level_entered_at=row.level_entered_at,
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -56,15 +54,3 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-
-
-@contextmanager
-def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for reads only (on SQLite a deferred transaction, so readers never block)."""
-    session = factory()
-    if session.bind is not None and session.bind.dialect.name == "sqlite":
-        session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-    try:
-        yield session
-    finally:
-        session.close()

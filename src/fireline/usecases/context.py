@@ -85,11 +85,19 @@ class Context:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only session (deferred transaction on SQLite, so it never blocks writers)."""
+        """A read-only session.
+
+        SQLite: a deferred transaction, so it never blocks writers and its reads share one
+        snapshot. PostgreSQL: autocommit, so a read costs no BEGIN and ROLLBACK round trips.
+        Under READ COMMITTED every statement takes its own snapshot inside a transaction too,
+        so nothing is lost; writes belong in `transaction()`.
+        """
         session = self.sessions()
         bind = session.get_bind()
         if bind.dialect.name == "sqlite":
             session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+        else:
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         try:
             yield session
         finally:

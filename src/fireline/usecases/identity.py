@@ -319,15 +319,17 @@ def resolve_token(ctx: Context, secret: str) -> User | None:
         return None
     now = ctx.clock.now()
     with ctx.reading() as session:
-        token = session.scalar(
-            select(ApiToken).where(ApiToken.token_hash == security.token_digest(secret))
-        )
-        if token is None or token.revoked_at is not None:
+        found = session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == security.token_digest(secret))
+        ).first()
+        if found is None:
+            return None
+        token, user = found
+        if token.revoked_at is not None or not user.is_active:
             return None
         if token.expires_at is not None and token.expires_at <= now:
-            return None
-        user = session.get(User, token.user_id)
-        if user is None or not user.is_active:
             return None
         stale = token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION
     if stale:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from fireline.domain import incident_lifecycle as lifecycle
@@ -98,7 +98,7 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
             select(IncidentService.incident_id, Service.id, Service.name)
             .join(Service, Service.id == IncidentService.service_id)
             .where(IncidentService.incident_id.in_(ids))
-        ).tuples():
+        ):
             services_of[iid].append(NamedRef(id=sid, name=name))
         for iid, uid, role in session.execute(
             select(
@@ -106,14 +106,14 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
                 IncidentParticipant.user_id,
                 IncidentParticipant.role,
             ).where(IncidentParticipant.incident_id.in_(ids))
-        ).tuples():
+        ):
             people_of[iid].append((uid, role))
             user_ids.add(uid)
         for iid, key, value in session.execute(
             select(IncidentLabel.incident_id, IncidentLabel.key, IncidentLabel.value)
             .where(IncidentLabel.incident_id.in_(ids))
             .order_by(IncidentLabel.incident_id, IncidentLabel.key)
-        ).tuples():
+        ):
             labels_of[iid][key] = value
     for inc in incidents:
         user_ids.update(
@@ -122,25 +122,29 @@ def views(session: Session, incidents: Sequence[Incident]) -> list[IncidentView]
         if inc.duplicate_of_id is not None:
             dup_ids.add(inc.duplicate_of_id)
     # Plain column rows, not entities: loading User or Team entities would also load their
-    # memberships (selectin) and build hundreds of ORM objects per list page.
-    users = (
-        {
-            uid: UserRef(id=uid, name=name, email=email)
-            for uid, name, email in session.execute(
-                select(User.id, User.name, User.email).where(User.id.in_(user_ids))
-            ).tuples()
-        }
-        if user_ids
-        else {}
+    # memberships (selectin) and build hundreds of ORM objects per list page. One UNION ALL
+    # reads the people, teams and categories a page names: one round trip instead of three.
+    users: dict[int, UserRef] = {}
+    teams: dict[int, str] = {}
+    categories: dict[int, str] = {}
+    names = union_all(
+        select(literal("user"), User.id, User.name, User.email).where(User.id.in_(user_ids)),
+        select(literal("team"), Team.id, Team.name, literal("")),
+        select(literal("category"), Category.id, Category.name, literal("")),
     )
-    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
-    categories = dict(session.execute(select(Category.id, Category.name)).tuples().all())
+    for kind, ident, name, email in session.execute(names):
+        if kind == "user":
+            users[ident] = UserRef(id=ident, name=name, email=email)
+        elif kind == "team":
+            teams[ident] = name
+        else:
+            categories[ident] = name
     dups = (
         dict(
-            # .tuples(): dict() of a Result would treat it as a mapping (it has keys()).
-            session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(dup_ids)))
-            .tuples()
-            .all()
+            # .all(): dict() of a Result would treat it as a mapping (it has keys()).
+            session.execute(
+                select(Incident.id, Incident.number).where(Incident.id.in_(dup_ids))
+            ).all()
         )
         if dup_ids
         else {}

@@ -121,3 +121,19 @@ def test_a_cluster_says_which_fingerprint_labels_and_words_its_members_share() -
 def test_describing_fewer_than_two_incidents_is_refused() -> None:
     with pytest.raises(InvalidField):
         describe([CERT])
+
+
+def test_clustering_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """cluster() pauses the cyclic collector for speed; the process must get it back."""
+    import gc
+
+    features = [i.features for i in generate(GeneratorConfig(incidents=60, seed=3)).incidents]
+    assert gc.isenabled()
+    assert cluster(features)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        cluster(features)
+        assert not gc.isenabled()  # an application that runs without it keeps it off
+    finally:
+        gc.enable()

@@ -16,8 +16,10 @@ turns that into a problem title. Pure and deterministic; 100,000 incidents in un
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -72,7 +74,35 @@ def cluster(
         raise InvalidField("min_size", "must be at least 2")
     if not 0.0 < threshold <= 1.0:
         raise InvalidField("threshold", "must be greater than 0 and at most 1")
-    history = list(incidents)
+    with _cycle_collector_paused():
+        return _cluster(list(incidents), min_size, threshold, stats, words)
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one clustering run.
+
+    A run builds millions of small dicts and counters that hold no reference cycles (reference
+    counting frees them); the collector would still walk the whole growing heap again and
+    again: 15% of the run at 100,000 incidents. It is switched back on afterwards (if it was
+    on), so cycles made meanwhile elsewhere in the process are collected then.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _cluster(
+    history: list[IncidentFeatures],
+    min_size: int,
+    threshold: float,
+    stats: CorpusStats | None,
+    words: Mapping[int, Sequence[str]] | None,
+) -> list[Cluster]:
     stable: list[list[str]] = []
     found, per_incident = _corpus(history, words, stable)
     stats = stats or found

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
 from tests.conftest import Person
+
+from fireline.domain.roles import Role
 
 
 def ok(response: Any, code: int = 200) -> Any:
@@ -90,3 +93,25 @@ def method(
         201,
     )
     return created
+
+
+def levels_reached(client: TestClient, person: Person, ref: str) -> list[int]:
+    """The escalation levels an incident's timeline says were paged, in order."""
+    return [
+        e["data"]["level"]
+        for e in timeline(client, person, ref, "escalation")
+        if e["data"]["action"] == "level"
+    ]
+
+
+def two_level_setup(
+    client: TestClient, admin: Person, make_person: Callable[..., Person], *, repeat: int = 0
+) -> tuple[Person, Person, int]:
+    """Alice (level 0, 5 min) then Bob (level 1, 10 min) on a new service's policy."""
+    alice, bob = make_person(Role.RESPONDER), make_person(Role.RESPONDER)
+    sid = service(client, admin)
+    pid = policy(
+        client, admin, [([("user", alice.id)], 5), ([("user", bob.id)], 10)], repeat=repeat
+    )
+    attach(client, admin, sid, pid)
+    return alice, bob, sid

@@ -8,25 +8,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.conftest import Person
 from tests.oncall.conftest import Mailbox
-from tests.oncall.helpers import act, attach, declare, ok, policy, service, timeline
+from tests.oncall.helpers import (
+    act,
+    declare,
+    ok,
+    timeline,
+    two_level_setup,
+)
 
 from fireline.clock import FrozenClock
 from fireline.domain.roles import Role
 from fireline.store.models import Job
 from fireline.usecases.context import Context
 from fireline.worker import runner
-
-
-def _setup(
-    client: TestClient, admin: Person, make_person: Callable[..., Person], *, repeat: int = 0
-) -> tuple[Person, Person, int]:
-    alice, bob = make_person(Role.RESPONDER), make_person(Role.RESPONDER)
-    sid = service(client, admin)
-    pid = policy(
-        client, admin, [([("user", alice.id)], 5), ([("user", bob.id)], 10)], repeat=repeat
-    )
-    attach(client, admin, sid, pid)
-    return alice, bob, sid
 
 
 def test_levels_escalate_on_time_then_repeat_then_exhaust(
@@ -37,7 +31,7 @@ def test_levels_escalate_on_time_then_repeat_then_exhaust(
     admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
-    alice, bob, sid = _setup(client, admin, make_person, repeat=1)
+    alice, bob, sid = two_level_setup(client, admin, make_person, repeat=1)
     incident = declare(client, admin, services=[sid])
     runner.drain(ctx)
     assert len(smtp.to(alice.email)) == 1 and smtp.to(bob.email) == []
@@ -83,7 +77,7 @@ def test_ack_stops_escalation(
     admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
-    alice, bob, sid = _setup(client, admin, make_person)
+    alice, bob, sid = two_level_setup(client, admin, make_person)
     incident = declare(client, admin, services=[sid])
     runner.drain(ctx)
     ok(act(client, alice, incident["ref"], "acknowledge"))
@@ -106,7 +100,7 @@ def test_resolve_cancels_pending_deliveries(
     admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
-    alice, bob, sid = _setup(client, admin, make_person)
+    alice, bob, sid = two_level_setup(client, admin, make_person)
     address = "alice.later@example.com"
     from tests.oncall.helpers import method
 
@@ -137,7 +131,7 @@ def test_reassign_restarts_from_level_one_for_the_new_owner(
     admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
-    alice, bob, sid = _setup(client, admin, make_person)
+    alice, bob, sid = two_level_setup(client, admin, make_person)
     carol = make_person(Role.RESPONDER)
     incident = declare(client, admin, services=[sid])
     runner.drain(ctx)

@@ -11,10 +11,16 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from tests.conftest import Person
 from tests.oncall.conftest import Mailbox
-from tests.oncall.helpers import act, attach, declare, ok, policy, service, timeline
+from tests.oncall.helpers import (
+    act,
+    declare,
+    levels_reached,
+    ok,
+    timeline,
+    two_level_setup,
+)
 
 from fireline.clock import FrozenClock
-from fireline.domain.roles import Role
 from fireline.store.models import Job
 from fireline.usecases.context import Context
 from fireline.worker import runner
@@ -34,20 +40,6 @@ def _statements(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", count)
 
 
-def _setup(
-    client: TestClient, admin: Person, make_person: Callable[..., Person]
-) -> tuple[Person, Person, int]:
-    alice, bob = make_person(Role.RESPONDER), make_person(Role.RESPONDER)
-    sid = service(client, admin)
-    attach(
-        client,
-        admin,
-        sid,
-        policy(client, admin, [([("user", alice.id)], 5), ([("user", bob.id)], 10)]),
-    )
-    return alice, bob, sid
-
-
 def test_a_batch_of_due_steps_pages_each_incident_once_and_skips_acknowledged_ones(
     client: TestClient,
     ctx: Context,
@@ -56,7 +48,7 @@ def test_a_batch_of_due_steps_pages_each_incident_once_and_skips_acknowledged_on
     admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
-    alice, bob, sid = _setup(client, admin, make_person)
+    alice, bob, sid = two_level_setup(client, admin, make_person)
     refs = [declare(client, admin, title=f"Outage {n}", services=[sid])["ref"] for n in range(5)]
     runner.drain(ctx)
     assert len(smtp.to(alice.email)) == 5
@@ -66,11 +58,7 @@ def test_a_batch_of_due_steps_pages_each_incident_once_and_skips_acknowledged_on
     runner.drain(ctx)
     assert len(smtp.to(bob.email)) == 4
     for ref in refs:
-        levels = [
-            e["data"]["level"]
-            for e in timeline(client, admin, ref, "escalation")
-            if e["data"]["action"] == "level"
-        ]
+        levels = levels_reached(client, admin, ref)
         assert levels == ([0] if ref == refs[2] else [0, 1]), ref
         sent = timeline(client, admin, ref, "notification")
         assert {e["data"]["status"] for e in sent} == {"sent"}
@@ -93,7 +81,7 @@ def test_firing_a_batch_of_steps_costs_the_same_statements_for_3_or_9_steps(
     admin: Person,
     make_person: Callable[..., Person],
 ) -> None:
-    _, bob, sid = _setup(client, admin, make_person)
+    _, bob, sid = two_level_setup(client, admin, make_person)
     for n in range(3):
         declare(client, admin, title=f"First {n}", services=[sid])
     runner.drain(ctx)

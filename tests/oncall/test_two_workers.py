@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from tests.conftest import Person
 from tests.oncall.conftest import Receiver
-from tests.oncall.helpers import attach, declare, method, policy, service, timeline
+from tests.oncall.helpers import attach, declare, levels_reached, method, policy, service
 
 from fireline.clock import FrozenClock
 from fireline.config import Settings
@@ -180,11 +180,7 @@ def test_two_worker_processes_page_every_step_once_even_when_one_is_killed(
     assert sum(n - 1 for n in resent.values()) <= notification_tasks.UNRECORDED_MAX
 
     for ref in refs:
-        levels = [
-            e["data"]["level"]
-            for e in timeline(client, admin, ref, "escalation")
-            if e["data"]["action"] == "level"
-        ]
+        levels = levels_reached(client, admin, ref)
         assert levels == [0, 1], ref
     with ctx.reading() as session:
         states = dict(

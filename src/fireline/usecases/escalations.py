@@ -208,10 +208,23 @@ def domain_policy(policy: EscalationPolicy) -> esc.Policy:
 
 
 def resolver(session: Session) -> esc.Resolver:
-    return esc.Resolver(
-        on_call=lambda schedule_id, at: on_call_now(session, schedule_id, at),
-        members=lambda team_id: repo.team_member_ids(session, team_id),
-    )
+    """Targets resolved through `session`, asking the database once per schedule (and time)
+    and team: a batch of steps resolves many levels at the same `now`."""
+    on_call: dict[tuple[int, datetime], list[int]] = {}
+    members: dict[int, list[int]] = {}
+
+    def _on_call(schedule_id: int, at: datetime) -> list[int]:
+        key = (schedule_id, at)
+        if key not in on_call:
+            on_call[key] = on_call_now(session, schedule_id, at)
+        return on_call[key]
+
+    def _members(team_id: int) -> list[int]:
+        if team_id not in members:
+            members[team_id] = repo.team_member_ids(session, team_id)
+        return members[team_id]
+
+    return esc.Resolver(on_call=_on_call, members=_members)
 
 
 def resolve_level_users(ctx: Context, policy: EscalationPolicy, *, at: datetime) -> list[list[int]]:
@@ -366,26 +379,6 @@ class StepRequest:
     level: int
 
 
-def _batch_resolver(session: Session) -> esc.Resolver:
-    """`resolver` that asks the database once per schedule and team for a whole batch (every
-    step of a batch resolves its targets at the same `now`)."""
-    on_call: dict[tuple[int, datetime], list[int]] = {}
-    members: dict[int, list[int]] = {}
-
-    def _on_call(schedule_id: int, at: datetime) -> list[int]:
-        key = (schedule_id, at)
-        if key not in on_call:
-            on_call[key] = on_call_now(session, schedule_id, at)
-        return on_call[key]
-
-    def _members(team_id: int) -> list[int]:
-        if team_id not in members:
-            members[team_id] = repo.team_member_ids(session, team_id)
-        return members[team_id]
-
-    return esc.Resolver(on_call=_on_call, members=_members)
-
-
 def fire_steps(ctx: Context, steps: Sequence[StepRequest]) -> dict[int, str | BaseException]:
     """Fire many due steps in ONE transaction, each step job completed in that same commit.
 
@@ -428,7 +421,7 @@ def fire_steps(ctx: Context, steps: Sequence[StepRequest]) -> dict[int, str | Ba
                 .options(lazyload("*"))
             )
         }
-        found = _batch_resolver(session)
+        found = resolver(session)
         done: list[int] = []
         pages: list[notifications.PageRequest] = []
         events: list[dict[str, Any]] = []

@@ -350,8 +350,7 @@ def _notice_of(
 
 def prepare(ctx: Context, *, job_id: int, payload: dict[str, Any]) -> Delivery | str:
     """Build the delivery for a `notify.deliver` job, or return why it is skipped."""
-    with ctx.transaction() as session:
-        return prepare_tx(session, ctx, job_id=job_id, payload=payload)
+    return prepare_many(ctx, [(job_id, payload)])[job_id]
 
 
 def prepare_many(
@@ -462,31 +461,6 @@ def _delivery(
         message_id=f"msg_fl{job_id}",
         step=str(payload.get("step", "")),
     )
-
-
-def prepare_tx(
-    session: Session, ctx: Context, *, job_id: int, payload: dict[str, Any]
-) -> Delivery | str:
-    # The notice needs only the service links: skip the other eager collections.
-    incident = session.get(Incident, int(payload["incident_id"]), options=[lazyload("*")])
-    user = session.get(User, int(payload["user_id"]))
-    if incident is None or user is None:
-        return "incident or user deleted"
-    method_id = payload.get("method_id")
-    method = None if method_id is None else session.get(ContactMethod, int(method_id))
-    links = action_links.Minter(ctx)
-    found = _delivery(
-        ctx,
-        job_id,
-        payload,
-        incident,
-        user,
-        method,
-        names=_service_names(session, incident),
-        links=links,
-    )
-    links.insert_tx(session)
-    return found
 
 
 def prepare_status_update(ctx: Context, *, job_id: int, payload: dict[str, Any]) -> Delivery | str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -316,6 +316,7 @@ def open_or_recent(
     if not integration_ids or not keys:
         return []
     conn = connection_of(db)
+    params: tuple[Any, ...]
     if conn.dialect.name == "sqlite":
         sql = (
             f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
@@ -323,41 +324,34 @@ def open_or_recent(
             f"AND dedup_key IN ({', '.join('?' * len(keys))}) "
             "AND (status != 'resolved' OR first_seen_at >= ?)"
         )
-        rows = conn.exec_driver_sql(sql, (*integration_ids, *keys, _sqlite_time(since)))
-        return [
-            OpenOrRecent(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                _from_sqlite(row[4]),
-                row[5],
-                row[6],
-                _from_sqlite(row[7]),  # type: ignore[arg-type]
-                bool(row[8]),
-            )
-            for row in rows
-        ]
-    sql = (
-        f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
-        "WHERE integration_id = ANY(%s::integer[]) AND dedup_key = ANY(%s::text[]) "
-        "AND (status != 'resolved' OR first_seen_at >= %s)"
-    )
-    rows = conn.exec_driver_sql(sql, (list(integration_ids), list(keys), since))
+        params = (*integration_ids, *keys, _sqlite_time(since))
+        to_time: Callable[[Any], datetime | None] = _from_sqlite
+    else:
+        sql = (
+            f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
+            "WHERE integration_id = ANY(%s::integer[]) AND dedup_key = ANY(%s::text[]) "
+            "AND (status != 'resolved' OR first_seen_at >= %s)"
+        )
+        params = (list(integration_ids), list(keys), since)
+        to_time = _from_postgres
     return [
         OpenOrRecent(
             row[0],
             row[1],
             row[2],
             row[3],
-            None if row[4] is None else row[4].astimezone(UTC),
+            to_time(row[4]),
             row[5],
             row[6],
-            row[7].astimezone(UTC),
-            row[8],
+            to_time(row[7]),  # type: ignore[arg-type]
+            bool(row[8]),
         )
-        for row in rows
+        for row in conn.exec_driver_sql(sql, params)
     ]
+
+
+def _from_postgres(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
 
 
 def _from_sqlite(text: str | None) -> datetime | None:

@@ -122,21 +122,24 @@ class PickLists:
 
 def pick_lists(ctx: Context) -> PickLists:
     """Names and ids of services, teams, categories and active users, in one read session."""
-
-    def rows(query: Any) -> list[Choice]:
-        return [Choice(id=i, name=n) for i, n in session.execute(query).tuples()]
-
     with ctx.reading() as session:
         return PickLists(
-            services=rows(select(Service.id, Service.name).order_by(Service.name)),
-            teams=rows(select(Team.id, Team.name).order_by(Team.name)),
-            categories=rows(select(Category.id, Category.name).order_by(Category.name)),
-            users=rows(
+            services=_choices(session, select(Service.id, Service.name).order_by(Service.name)),
+            teams=_choices(session, select(Team.id, Team.name).order_by(Team.name)),
+            categories=_choices(
+                session, select(Category.id, Category.name).order_by(Category.name)
+            ),
+            users=_choices(
+                session,
                 select(User.id, User.name)
                 .where(User.is_active.is_(True))
-                .order_by(User.name, User.id)
+                .order_by(User.name, User.id),
             ),
         )
+
+
+def _choices(session: Session, query: Any) -> list[Choice]:
+    return [Choice(id=ident, name=name) for ident, name in session.execute(query)]
 
 
 def get_team(ctx: Context, key: lookups.Ref) -> Team:

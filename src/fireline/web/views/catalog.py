@@ -90,14 +90,15 @@ def _services_page(
 ) -> Response:
     ctx = visitor.ctx
     services = catalog.list_services(ctx)
+    teams = catalog.pick_lists(ctx).teams
     return render(
         request,
         "catalog/services.html",
         {
             "services": services,
             "names": {s.id: s.name for s in services},
-            "teams": catalog.list_teams(ctx),
-            "team_names": {t.id: t.name for t in catalog.list_teams(ctx)},
+            "teams": teams,
+            "team_names": {t.id: t.name for t in teams},
             "dependencies": catalog.dependencies(ctx),
             "error": error,
             "form_values": values or {},

@@ -68,7 +68,7 @@ def _policy_page(
     now = ctx.clock.now()
     names = user_names(visitor)
     schedules = {s.id: s.name for s in oncall.list_schedules(ctx)}
-    teams = {t.id: t.name for t in catalog.list_teams(ctx)}
+    teams = {t.id: t.name for t in catalog.pick_lists(ctx).teams}
     labels = {"user": names, "schedule": schedules, "team": teams}
     levels = [
         {

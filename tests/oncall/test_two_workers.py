@@ -70,6 +70,20 @@ def _leased_by(ctx: Context, pid: int) -> int:
         )
 
 
+def _frozen_holding_leases(ctx: Context, proc: subprocess.Popen[bytes]) -> bool:
+    """Freeze `proc` (SIGSTOP) if it holds leased jobs, so it is killed holding them: between
+    a look at its leases and a SIGKILL it could otherwise record its batch and claim nothing
+    new. Left running (SIGCONT) when it holds none."""
+    if _leased_by(ctx, proc.pid) == 0:
+        return False
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(0.1)  # a commit already on its way to the database lands first
+    if _leased_by(ctx, proc.pid) > 0:
+        return True
+    proc.send_signal(signal.SIGCONT)
+    return False
+
+
 def _outstanding(ctx: Context, *, dead_pid: int) -> int:
     """Jobs due now that a live worker could still claim (not the dead worker's leases)."""
     now = datetime.now(UTC)
@@ -145,7 +159,7 @@ def test_two_worker_processes_page_every_step_once_even_when_one_is_killed(
         )
         _set_level_one_due(ctx, datetime.now(UTC) - timedelta(seconds=1))
         _wait(
-            lambda: len(receiver.at("/second")) >= 10 and _leased_by(ctx, doomed.pid) > 0,
+            lambda: len(receiver.at("/second")) >= 10 and _frozen_holding_leases(ctx, doomed),
             "the first worker to hold leased jobs mid-run",
         )
         doomed.send_signal(signal.SIGKILL)

@@ -8,7 +8,8 @@ storm is one incident) with a PagerDuty and an Alertmanager integration (rate li
 starts `fireline serve --workers N` (as the README runs it in production), and drives it from a
 separate client process: raw asyncio streams, `--concurrency` keep-alive connections over
 loopback, each sending its next request as soon as the previous answer arrives. In the same
-run a bare ASGI app that only answers 202 runs under the same uvicorn settings (the ceiling).
+run a bare ASGI app that only answers 202 runs under the same server code, settings and process
+model (`fireline.serving.serve`: a socket per process): the ceiling.
 
 Scenarios: `new` (a trigger with a fresh dedup_key per request to /v2/enqueue), `repeat`
 (triggers for 1,024 already open alerts: the dedup path), `am100` (Alertmanager webhooks of
@@ -309,24 +310,19 @@ def start_fireline(env: dict[str, str], port: int, workers: int) -> subprocess.P
 
 
 def start_noop(port: int, workers: int) -> subprocess.Popen[bytes]:
+    """The ceiling: the no-op app under the same server code as `fireline serve`
+    (`fireline.serving.serve`: the same uvicorn settings and process model)."""
+    code = (
+        "from fireline.serving import serve; "
+        f"serve('ingest_bench:noop_app', host='127.0.0.1', port={port}, workers={workers}, "
+        "log_level='warning')"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT / "src")]),
+    }
     proc = subprocess.Popen(
-        [
-            PY,
-            "-m",
-            "uvicorn",
-            "ingest_bench:noop_app",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-proxy-headers",
-            "--app-dir",
-            str(Path(__file__).parent),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [PY, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     wait_ready(port, "/")
     return proc
@@ -519,7 +515,7 @@ def main() -> None:
 
     print(
         f"\n{args.concurrency} keep-alive clients, {args.duration:.0f} s per scenario, "
-        f"uvicorn --workers {args.workers}, loopback\n"
+        f"fireline serve --workers {args.workers} (a socket per process), loopback\n"
     )
     header = (
         f"{'backend':8} {'scenario':26} {'req/s':>8} {'events/s':>9} {'p50 ms':>7} "

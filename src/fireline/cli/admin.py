@@ -62,8 +62,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL or SQLite).")] = 1,
-    certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) for https.")] = None,
-    keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    certfile: Annotated[
+        Path | None,
+        typer.Option(help="TLS certificate (PEM) for https.", exists=True, dir_okay=False),
+    ] = None,
+    keyfile: Annotated[
+        Path | None, typer.Option(help="TLS private key (PEM).", exists=True, dir_okay=False)
+    ] = None,
     admin_email: Annotated[
         str, typer.Option(help="Email of the first admin.")
     ] = "admin@example.com",
@@ -74,9 +79,9 @@ def serve(
     """Migrate the database and run API, web UI and worker on one port."""
     import os
 
-    import uvicorn
-
     from fireline.bootstrap import prepare
+    from fireline.serving import PortInUse
+    from fireline.serving import serve as run_server
     from fireline.store.db import make_engine
 
     settings = _settings()
@@ -97,17 +102,20 @@ def serve(
     if no_worker:
         os.environ["FIRELINE_EMBEDDED_WORKER"] = "false"
     sys.stdout.flush()
-    uvicorn.run(
-        "fireline.cli.admin:asgi_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ssl_certfile=str(certfile) if certfile else None,
-        ssl_keyfile=str(keyfile) if keyfile else None,
-        log_level=settings.log_level,
-        proxy_headers=False,
-    )
+    try:
+        run_server(
+            "fireline.cli.admin:asgi_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            ssl_certfile=str(certfile) if certfile else None,
+            ssl_keyfile=str(keyfile) if keyfile else None,
+            log_level=settings.log_level,
+        )
+    except PortInUse as exc:
+        err.print(f"[red]error:[/red] {exc.strerror}")
+        raise typer.Exit(1) from None
 
 
 def asgi_app():  # type: ignore[no-untyped-def]

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fireline.config import Settings
 
+BUSY_TIMEOUT_MS = 30_000
+
 
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
@@ -42,14 +44,26 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front: no deadlock-prone read->write upgrade under load.
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        mode = options.get("sqlite_begin", "IMMEDIATE")
+        if not options.get("sqlite_nowait"):
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # Fail at once (sqlite3.OperationalError "database is locked") instead of waiting for
+        # the lock: the intake's event-loop writer then hands its batch to a thread. Straight
+        # on the driver: this runs for every intake batch.
+        raw = conn.connection.dbapi_connection
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            raw.execute(f"BEGIN {mode}")
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

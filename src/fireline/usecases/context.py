@@ -61,13 +61,14 @@ class Context:
         )
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, session: Session | None = None) -> Iterator[Session]:
         """A write transaction, committed on success and rolled back on any error.
 
         Unique-constraint and optimistic-lock failures become Conflict/StaleUpdate so no
-        interface ever answers 500 for them.
+        interface ever answers 500 for them. `session`: a new session of the caller's (e.g.
+        one whose connection was begun with execution options); it is closed at the end.
         """
-        session = self.sessions()
+        session = self.sessions() if session is None else session
         try:
             yield session
             session.commit()

@@ -1,0 +1,95 @@
+"""The group committer on SQLite: batches are written on the event loop, but never wait there."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy.engine import Engine
+from tests.intake import helpers
+
+from fireline.app import create_app
+from fireline.clock import FrozenClock
+from fireline.config import Settings
+from fireline.usecases import integrations
+from fireline.usecases.context import Context
+
+
+async def _post(app: Any, path: str, body: dict[str, Any]) -> int:
+    """One request straight into the ASGI app; returns the status."""
+    raw = orjson.dumps(body)
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    return status
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_event_loop_keeps_running_while_another_writer_holds_sqlite(
+    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock
+) -> None:
+    """A batch that finds SQLite's write lock taken (by the worker, a web request, another
+    program) waits for it in the writer thread: the server's other requests go on meanwhile,
+    and the event is stored and answered 202 once the lock is free."""
+    helpers.service(ctx)
+    key = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+    ).key
+    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    path = settings.sqlite_path()
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None)
+
+    async def scenario() -> tuple[int, float, bool]:
+        assert await _post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
+        other.execute("BEGIN IMMEDIATE")  # someone else is writing
+        request = asyncio.ensure_future(_post(app, "/v2/enqueue", helpers.trigger(key, "k-1")))
+        started = time.monotonic()
+        for _ in range(30):  # ~0.3 s of other work on the same loop
+            await asyncio.sleep(0.01)
+        other_work = time.monotonic() - started
+        waiting = not request.done()
+        other.execute("COMMIT")
+        status = await asyncio.wait_for(request, 10)
+        return status, other_work, waiting
+
+    try:
+        status, other_work, waited = asyncio.run(scenario())
+    finally:
+        other.close()
+    assert waited, "the event was answered while the database was locked"
+    assert other_work < 2, f"the event loop stalled ({other_work:.1f} s for 0.3 s of work)"
+    assert status == 202
+    assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "k-1"]

@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, literal_column, null, or_, select, union_all
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import BindParameter
 
 from fireline.domain import alert_rules as rules
 from fireline.domain import incident_lifecycle as lifecycle
@@ -32,13 +31,10 @@ from fireline.domain.alert_grouping import (
 )
 from fireline.domain.alert_rules import FlapPolicy
 from fireline.errors import InvalidField
-from fireline.store.models import Incident
 from fireline.store.models.alerts import (
     AlertGroup,
-    MaintenanceWindow,
-    ServiceAlertSettings,
-    Silence,
 )
+from fireline.store.repos import alerts as alert_repo
 from fireline.usecases import alert_settings, incidents
 from fireline.usecases.context import Context
 from fireline.usecases.submissions import Outcome
@@ -47,52 +43,6 @@ log = logging.getLogger("fireline.alerts")
 OPEN_INCIDENT = [s.value for s in lifecycle.OPEN_STATUSES]
 CHUNK = 900
 History = dict[tuple[int, str], list[tuple[datetime, datetime | None, bool]]]
-
-# The batch's statements are built once (bound parameters, expanding IN lists): building a
-# statement costs more than running it from SQLAlchemy's compiled cache.
-_S: Table = ServiceAlertSettings.__table__  # type: ignore[assignment]
-_M: Table = MaintenanceWindow.__table__  # type: ignore[assignment]
-_SIL: Table = Silence.__table__  # type: ignore[assignment]
-_G: Table = AlertGroup.__table__  # type: ignore[assignment]
-_I: Table = Incident.__table__  # type: ignore[assignment]
-# A batch's service rules in one statement (one round trip on PostgreSQL): the services'
-# stored settings (kind 0), active maintenance windows (1) and active silences (2). The first
-# SELECT fixes the result types, so it is the one with every column typed.
-_ACTIVE: BindParameter[Any] = bindparam("now")
-_SERVICES: BindParameter[Any] = bindparam("services", expanding=True)
-_SERVICE_RULES = union_all(
-    select(
-        literal_column("2").label("kind"),
-        _SIL.c.id,
-        _SIL.c.service_id,
-        _SIL.c.matchers.label("doc"),
-        _SIL.c.starts_at,
-        _SIL.c.ends_at,
-    ).where(
-        or_(_SIL.c.service_id.in_(_SERVICES), _SIL.c.service_id.is_(None)),
-        _SIL.c.starts_at <= _ACTIVE,
-        _SIL.c.ends_at > _ACTIVE,
-    ),
-    select(
-        literal_column("1"), _M.c.id, _M.c.service_id, null(), _M.c.starts_at, _M.c.ends_at
-    ).where(_M.c.service_id.in_(_SERVICES), _M.c.starts_at <= _ACTIVE, _M.c.ends_at > _ACTIVE),
-    select(literal_column("0"), null(), _S.c.service_id, _S.c.settings, null(), null()).where(
-        _S.c.service_id.in_(_SERVICES)
-    ),
-)
-_GROUPS = (
-    select(_G.c.service_id, _G.c.group_key, _G.c.incident_id, _G.c.opened_at)
-    .join(_I, _I.c.id == _G.c.incident_id)
-    .where(_I.c.status.in_(OPEN_INCIDENT))
-)
-_GROUPS_BY_KEY = _GROUPS.where(
-    _G.c.service_id.in_(bindparam("services", expanding=True)),
-    _G.c.group_key.in_(bindparam("keys", expanding=True)),
-)
-_GROUPS_SINCE = _GROUPS.where(
-    _G.c.service_id.in_(bindparam("services", expanding=True)),
-    _G.c.opened_at >= bindparam("since"),
-)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -149,7 +99,7 @@ def _rules(conf: dict[str, Any]) -> Rules:
 
 
 def _silences(rows: Sequence[Any]) -> list[rules.Silence]:
-    """Active silences from `_SERVICE_RULES` rows (kind 2; `doc` holds the matchers)."""
+    """Active silences from `service_rules` rows (kind 2; `doc` holds the matchers)."""
     found = []
     for row in rows:
         try:
@@ -188,7 +138,7 @@ def place_new(
     stored: dict[int, dict[str, Any]] = {}
     windows: list[rules.MaintenanceWindow] = []
     silence_rows = []
-    for found in conn.execute(_SERVICE_RULES, {"services": services, "now": now}):
+    for found in alert_repo.service_rules(conn, services, now=now):
         if found.kind == 0:
             stored[found.service_id] = found.doc
         elif found.kind == 1:
@@ -273,22 +223,25 @@ def _open_groups(
         for s, _ in wanted
         if conf[s.service_id][0].mode is GroupingMode.TIME_WINDOW
     }
-    queries: list[tuple[Any, dict[str, Any]]] = []
+    rows: list[alert_repo.GroupRow] = []
     services = sorted({s for s, _ in keyed})
     for part in chunks(sorted({k for _, k in keyed})):
-        queries.append((_GROUPS_BY_KEY, {"services": services, "keys": list(part)}))
+        rows += alert_repo.open_groups(
+            conn, services=services, statuses=OPEN_INCIDENT, keys=list(part)
+        )
     if windowed:
         since = now - timedelta(minutes=max(windowed.values()))
-        queries.append((_GROUPS_SINCE, {"services": sorted(windowed), "since": since}))
+        rows += alert_repo.open_groups(
+            conn, services=sorted(windowed), statuses=OPEN_INCIDENT, since=since
+        )
     seen: set[int] = set()
-    for query, params in queries:
-        for row in conn.execute(query, params):
-            if row.incident_id in seen:
-                continue
-            seen.add(row.incident_id)
-            result.setdefault(row.service_id, []).append(
-                OpenGroup(id=row.incident_id, key=row.group_key, opened_at=row.opened_at)
-            )
+    for row in rows:
+        if row.incident_id in seen:
+            continue
+        seen.add(row.incident_id)
+        result.setdefault(row.service_id, []).append(
+            OpenGroup(id=row.incident_id, key=row.group_key, opened_at=row.opened_at)
+        )
     return result
 
 

@@ -106,10 +106,11 @@ def start(
     keyfile: Path | None = None,
     cafile: Path | None = None,
     new_session: bool = False,
+    workers: int = 1,
 ) -> Server:
     """Start `fireline serve`; `new_session` puts it in its own process group (to kill it all)."""
     port = free_port()
-    command = [FIRELINE, "serve", "--port", str(port)]
+    command = [FIRELINE, "serve", "--port", str(port), "--workers", str(workers)]
     if certfile and keyfile:
         command += ["--certfile", str(certfile), "--keyfile", str(keyfile)]
     env = {

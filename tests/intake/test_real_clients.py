@@ -131,7 +131,8 @@ def test_every_event_answered_2xx_survives_sigkill_mid_load(
             body = {"version": "4", "status": "firing", "alerts": alerts}
             yield f"/hooks/alertmanager/{am_key}", keys, json.dumps(body).encode()
 
-    server = served.start(db, tmp_path / "serve.log", new_session=True)
+    # Two server processes, as in production: both write the same SQLite file.
+    server = served.start(db, tmp_path / "serve.log", new_session=True, workers=2)
     acked: list[str] = []
     senders = [
         threading.Thread(target=_sender, args=(server.url, make(n), acked), daemon=True)

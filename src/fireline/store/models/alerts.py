@@ -56,7 +56,6 @@ class Alert(Base):
         Index("ix_alerts_service_id_id", "service_id", "id"),
         Index("ix_alerts_status_id", "status", "id"),
         Index("ix_alerts_incident_id", "incident_id"),
-        Index("ix_alerts_service_group", "service_id", "group_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -71,6 +71,9 @@ def create_app(
         finally:
             if stop is not None:
                 await stop()
+            intake = getattr(app.state, "intake", None)
+            if intake is not None:
+                intake.committer.close()  # its held connection, writer thread and lock file
 
     app = FastAPI(
         title="Fireline",

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
 from fireline.errors import FirelineError
@@ -45,7 +46,9 @@ log = logging.getLogger("fireline.ingest")
 
 MAX_BATCH = 512
 GATHER_ROUNDS = 4  # event loop turns a batch waits for requests already read to reach submit
-LOCK_POLL_SECONDS = 0.0005
+# Measured: polling every 0.5 ms cost ~60% more CPU per event; every 1 ms is as cheap as a
+# blocking wait, which would stall the loop for as long as another process writes.
+LOCK_POLL_SECONDS = 0.001
 
 
 class CommitFailed(Exception):
@@ -63,6 +66,7 @@ class GroupCommitter:
         path = ctx.settings.sqlite_path()
         self._lock_path = None if path is None else str(path) + ".intake-lock"
         self.inline = ctx.settings.is_sqlite
+        self._conn: Connection | None = None
         self._lock_file: BinaryIO | None = None
         self.batches = 0
         self.submissions = 0
@@ -112,27 +116,51 @@ class GroupCommitter:
             await asyncio.sleep(0)
 
     async def _write_inline(self, subs: Sequence[Submission]) -> list[BaseException | None] | None:
-        """Write a batch on the event loop; None when SQLite is busy (use the thread)."""
+        """Write a batch on the event loop; None when SQLite is busy or the batch failed (the
+        thread then writes it, waiting for the lock, or retrying one by one)."""
         await self._lock_polled()
         try:
-            session = self.ctx.sessions()
+            conn = self._inline_connection()
             try:
                 # BEGIN IMMEDIATE without waiting: another writer holds the lock → the thread
-                session.connection(execution_options={"sqlite_nowait": True})
+                transaction = conn.begin()
             except (OperationalError, sqlite3.OperationalError):
-                session.close()
+                self._drop_connection_if_broken()
                 return None
             try:
-                with self.ctx.transaction(session):
+                session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
+                try:
                     alerts.ingest_tx(session, self.ctx, subs)
-                self.batches += 1
-                self.submissions += len(subs)
-                return [None] * len(subs)
+                    session.flush()
+                finally:
+                    session.close()
+                transaction.commit()
             except Exception:
+                if transaction.is_active:
+                    transaction.rollback()
+                self._drop_connection_if_broken()
                 log.warning("intake batch of %d failed; retrying in the writer thread", len(subs))
                 return None
+            self.batches += 1
+            self.submissions += len(subs)
+            return [None] * len(subs)
         finally:
             self._unlock()
+
+    def _inline_connection(self) -> Connection:
+        """The event-loop writer's own connection, kept across batches (a pooled session per
+        batch cost a checkout, a check-in and their events: about a tenth of a batch)."""
+        if self._conn is None:
+            engine = self.ctx.sessions.kw["bind"]
+            self._conn = engine.connect().execution_options(sqlite_nowait=True)
+        return self._conn
+
+    def _drop_connection_if_broken(self) -> None:
+        conn = self._conn
+        if conn is not None and (conn.invalidated or conn.in_transaction()):
+            self._conn = None
+            with contextlib.suppress(Exception):
+                conn.close()
 
     async def _lock_polled(self) -> None:
         """Take the cross-process intake lock without blocking the event loop."""
@@ -201,6 +229,10 @@ class GroupCommitter:
             fcntl.flock(fileno, fcntl.LOCK_UN)
 
     def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None

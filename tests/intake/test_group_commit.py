@@ -93,3 +93,29 @@ def test_event_loop_keeps_running_while_another_writer_holds_sqlite(
     assert other_work < 2, f"the event loop stalled ({other_work:.1f} s for 0.3 s of work)"
     assert status == 202
     assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "k-1"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_failing_event_loop_writer_leaves_the_batch_to_the_thread(
+    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock
+) -> None:
+    """Whatever breaks in the event-loop writer, the request is still stored and answered
+    (by the writer thread), never left waiting."""
+    helpers.service(ctx)
+    key = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+    ).key
+    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+
+    async def scenario() -> int:
+        assert await _post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
+        committer = app.state.intake.committer
+
+        def broken() -> None:
+            raise RuntimeError("cannot open the database")
+
+        committer._inline_connection = broken
+        return await asyncio.wait_for(_post(app, "/v2/enqueue", helpers.trigger(key, "k-2")), 10)
+
+    assert asyncio.run(scenario()) == 202
+    assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "k-2"]

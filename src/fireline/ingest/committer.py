@@ -92,7 +92,12 @@ class GroupCommitter:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 subs = [s for s, _ in batch]
-                errors = await self._write_inline(subs) if self.inline else None
+                errors = None
+                if self.inline:
+                    try:
+                        errors = await self._write_inline(subs)
+                    except Exception:  # e.g. the database cannot be opened: the thread decides
+                        log.exception("event-loop intake writer failed")
                 if errors is None:
                     errors = await loop.run_in_executor(self._executor, self._write, subs)
                 for (_, future), error in zip(batch, errors, strict=True):

@@ -61,6 +61,8 @@ def serve(
         "host": host,
         "port": port,
         "log_level": log_level,
+        # Below "info" no access line is ever written; uvicorn would still format each one.
+        "access_log": log_level.lower() in ("trace", "debug", "info"),
         "ssl_certfile": ssl_certfile,
         "ssl_keyfile": ssl_keyfile,
         "proxy_headers": False,

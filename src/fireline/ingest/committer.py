@@ -87,17 +87,26 @@ class GroupCommitter:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="fireline-ingest")
         try:
             while self._pending:
+                locked = False
                 if self.inline:
                     await self._gather()
+                    try:
+                        await self._lock_polled()
+                        locked = True
+                    except Exception:  # e.g. the lock file cannot be opened: the thread decides
+                        log.exception("event-loop intake writer failed")
+                # Cut the batch once the lock is ours: what arrived while waiting joins it.
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 subs = [s for s, _ in batch]
                 errors = None
-                if self.inline:
+                if locked:
                     try:
-                        errors = await self._write_inline(subs)
+                        errors = self._write_inline(subs)
                     except Exception:  # e.g. the database cannot be opened: the thread decides
                         log.exception("event-loop intake writer failed")
+                    finally:
+                        self._unlock()
                 if errors is None:
                     errors = await loop.run_in_executor(self._executor, self._write, subs)
                 for (_, future), error in zip(batch, errors, strict=True):
@@ -120,37 +129,34 @@ class GroupCommitter:
                 return
             await asyncio.sleep(0)
 
-    async def _write_inline(self, subs: Sequence[Submission]) -> list[BaseException | None] | None:
-        """Write a batch on the event loop; None when SQLite is busy or the batch failed (the
-        thread then writes it, waiting for the lock, or retrying one by one)."""
-        await self._lock_polled()
+    def _write_inline(self, subs: Sequence[Submission]) -> list[BaseException | None] | None:
+        """Write a batch on the event loop (the caller holds the intake lock); None when SQLite
+        is busy or the batch failed (the thread then writes it, waiting for the lock, or
+        retrying one by one)."""
+        conn = self._inline_connection()
         try:
-            conn = self._inline_connection()
+            # BEGIN IMMEDIATE without waiting: another writer holds the lock → the thread
+            transaction = conn.begin()
+        except (OperationalError, sqlite3.OperationalError):
+            self._drop_connection_if_broken()
+            return None
+        try:
+            session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
             try:
-                # BEGIN IMMEDIATE without waiting: another writer holds the lock → the thread
-                transaction = conn.begin()
-            except (OperationalError, sqlite3.OperationalError):
-                self._drop_connection_if_broken()
-                return None
-            try:
-                session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
-                try:
-                    alerts.ingest_tx(session, self.ctx, subs)
-                    session.flush()
-                finally:
-                    session.close()
-                transaction.commit()
-            except Exception:
-                if transaction.is_active:
-                    transaction.rollback()
-                self._drop_connection_if_broken()
-                log.warning("intake batch of %d failed; retrying in the writer thread", len(subs))
-                return None
-            self.batches += 1
-            self.submissions += len(subs)
-            return [None] * len(subs)
-        finally:
-            self._unlock()
+                alerts.ingest_tx(session, self.ctx, subs)
+                session.flush()
+            finally:
+                session.close()
+            transaction.commit()
+        except Exception:
+            if transaction.is_active:
+                transaction.rollback()
+            self._drop_connection_if_broken()
+            log.warning("intake batch of %d failed; retrying in the writer thread", len(subs))
+            return None
+        self.batches += 1
+        self.submissions += len(subs)
+        return [None] * len(subs)
 
     def _inline_connection(self) -> Connection:
         """The event-loop writer's own connection, kept across batches (a pooled session per

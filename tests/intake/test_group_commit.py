@@ -7,7 +7,7 @@ import sqlite3
 import time
 from typing import Any
 
-import orjson
+import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from tests.intake import helpers
@@ -20,40 +20,10 @@ from fireline.usecases.context import Context
 
 
 async def _post(app: Any, path: str, body: dict[str, Any]) -> int:
-    """One request straight into the ASGI app; returns the status."""
-    raw = orjson.dumps(body)
-    sent = False
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    await app(scope, receive, send)
-    return status
+    """One request straight into the ASGI app, on the running event loop; returns the status."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fireline") as client:
+        return (await client.post(path, json=body)).status_code
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

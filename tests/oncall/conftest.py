@@ -71,6 +71,13 @@ class Receiver:
             return [r for r in self.requests if r.path == path]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of the worker's 16 concurrent sends
+    # could overflow it on a loaded machine, and a dropped connection attempt is retried by
+    # the kernel only after a second. Real webhook receivers listen with a deep backlog.
+    request_queue_size = 128
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     port = free_port()
@@ -94,7 +101,7 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = _Server(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state

@@ -146,7 +146,9 @@ def test_two_worker_processes_page_every_step_once_even_when_one_is_killed(
         declare(client, admin, title=f"Outage {n}", services=[sid])["ref"] for n in range(INCIDENTS)
     ]
     runner.drain(ctx)  # level 0 at the frozen time
-    assert len(receiver.at("/first")) == INCIDENTS and receiver.at("/second") == []
+    assert len(receiver.at("/first")) == INCIDENTS and receiver.at("/second") == [], (
+        _unfinished(ctx)  # a delivery waiting for its retry says why it failed
+    )
     _set_level_one_due(ctx, datetime.now(UTC) + timedelta(hours=1))  # held until both poll
 
     receiver.delay = 0.2  # slow pages keep workers holding leases long enough to observe
@@ -207,3 +209,12 @@ def test_two_worker_processes_page_every_step_once_even_when_one_is_killed(
             ).all()
         )
     assert set(states) == {"done"}, states
+
+
+def _unfinished(ctx: Context) -> list[tuple[str, str, int, str | None]]:
+    """(kind, state, attempts, last error) of every job that has not completed."""
+    with ctx.reading() as session:
+        rows = session.execute(
+            select(Job.kind, Job.state, Job.attempts, Job.last_error).where(Job.state != "done")
+        )
+        return [(r.kind, r.state, r.attempts, r.last_error) for r in rows]

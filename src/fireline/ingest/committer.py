@@ -87,26 +87,12 @@ class GroupCommitter:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="fireline-ingest")
         try:
             while self._pending:
-                locked = False
-                if self.inline:
-                    await self._gather()
-                    try:
-                        await self._lock_polled()
-                        locked = True
-                    except Exception:  # e.g. the lock file cannot be opened: the thread decides
-                        log.exception("event-loop intake writer failed")
+                locked = self.inline and await self._take_lock()
                 # Cut the batch once the lock is ours: what arrived while waiting joins it.
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 subs = [s for s, _ in batch]
-                errors = None
-                if locked:
-                    try:
-                        errors = self._write_inline(subs)
-                    except Exception:  # e.g. the database cannot be opened: the thread decides
-                        log.exception("event-loop intake writer failed")
-                    finally:
-                        self._unlock()
+                errors = self._write_inline(subs) if locked else None
                 if errors is None:
                     errors = await loop.run_in_executor(self._executor, self._write, subs)
                 for (_, future), error in zip(batch, errors, strict=True):
@@ -119,41 +105,57 @@ class GroupCommitter:
         finally:
             self._running = False
 
-    async def _gather(self) -> None:
-        """Let requests whose bytes have arrived reach `submit` before the batch is cut.
-
-        Writing inline, nothing runs while a batch is written; the requests that arrived
-        meanwhile need a few turns of the loop (read, parse, validate) to join the next one."""
+    async def _take_lock(self) -> bool:
+        """Before an event-loop write: let requests whose bytes have arrived reach `submit`
+        (a few turns of the loop: read, parse, validate), then take the cross-process intake
+        lock without blocking the loop. False if that fails (the thread writes the batch)."""
         for _ in range(GATHER_ROUNDS):
             if len(self._pending) >= self.max_batch:
-                return
+                break
             await asyncio.sleep(0)
+        try:
+            fileno = self._lock_fileno()
+            while fileno is not None:
+                try:
+                    fcntl.flock(fileno, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(LOCK_POLL_SECONDS)
+        except Exception:
+            log.exception("event-loop intake writer cannot take its lock")
+            return False
+        return True
 
     def _write_inline(self, subs: Sequence[Submission]) -> list[BaseException | None] | None:
-        """Write a batch on the event loop (the caller holds the intake lock); None when SQLite
-        is busy or the batch failed (the thread then writes it, waiting for the lock, or
+        """Write a batch on the event loop and release the intake lock. None when SQLite is
+        busy or anything failed: the thread then writes the batch (waiting for the lock, or
         retrying one by one)."""
-        conn = self._inline_connection()
         try:
-            # BEGIN IMMEDIATE without waiting: another writer holds the lock → the thread
-            transaction = conn.begin()
-        except (OperationalError, sqlite3.OperationalError):
-            self._drop_connection_if_broken()
-            return None
-        try:
-            session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
             try:
-                alerts.ingest_tx(session, self.ctx, subs)
-                session.flush()
-            finally:
-                session.close()
-            transaction.commit()
-        except Exception:
-            if transaction.is_active:
-                transaction.rollback()
-            self._drop_connection_if_broken()
-            log.warning("intake batch of %d failed; retrying in the writer thread", len(subs))
-            return None
+                conn = self._inline_connection()
+                # BEGIN IMMEDIATE without waiting: another writer holds the lock → the thread
+                transaction = conn.begin()
+            except Exception as exc:
+                if not isinstance(exc, OperationalError | sqlite3.OperationalError):
+                    log.exception("event-loop intake writer failed")
+                self._drop_connection_if_broken()
+                return None
+            try:
+                session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
+                try:
+                    alerts.ingest_tx(session, self.ctx, subs)
+                    session.flush()
+                finally:
+                    session.close()
+                transaction.commit()
+            except Exception:
+                if transaction.is_active:
+                    transaction.rollback()
+                self._drop_connection_if_broken()
+                log.warning("intake batch of %d failed; retrying in the writer thread", len(subs))
+                return None
+        finally:
+            self._unlock()
         self.batches += 1
         self.submissions += len(subs)
         return [None] * len(subs)
@@ -172,18 +174,6 @@ class GroupCommitter:
             self._conn = None
             with contextlib.suppress(Exception):
                 conn.close()
-
-    async def _lock_polled(self) -> None:
-        """Take the cross-process intake lock without blocking the event loop."""
-        fileno = self._lock_fileno()
-        if fileno is None:
-            return
-        while True:
-            try:
-                fcntl.flock(fileno, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                await asyncio.sleep(LOCK_POLL_SECONDS)
 
     def _lock_fileno(self) -> int | None:
         if self._lock_path is None:

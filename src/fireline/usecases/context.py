@@ -61,14 +61,13 @@ class Context:
         )
 
     @contextmanager
-    def transaction(self, session: Session | None = None) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Session]:
         """A write transaction, committed on success and rolled back on any error.
 
         Unique-constraint and optimistic-lock failures become Conflict/StaleUpdate so no
-        interface ever answers 500 for them. `session`: a new session of the caller's (e.g.
-        one whose connection was begun with execution options); it is closed at the end.
+        interface ever answers 500 for them.
         """
-        session = self.sessions() if session is None else session
+        session = self.sessions()
         try:
             yield session
             session.commit()

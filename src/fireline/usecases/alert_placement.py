@@ -31,9 +31,7 @@ from fireline.domain.alert_grouping import (
 )
 from fireline.domain.alert_rules import FlapPolicy
 from fireline.errors import InvalidField
-from fireline.store.models.alerts import (
-    AlertGroup,
-)
+from fireline.store.models.alerts import AlertGroup
 from fireline.store.repos import alerts as alert_repo
 from fireline.usecases import alert_settings, incidents
 from fireline.usecases.context import Context

@@ -178,6 +178,27 @@ def driver_cursor(conn: Connection) -> Any:
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
+class _Driver:
+    """The per-dialect pieces of the driver SQL below: placeholders, IN lists, times."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+        self.to_time: Callable[[Any], datetime | None] = (
+            _from_sqlite if self.sqlite else _from_postgres
+        )
+
+    def among(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:
+        """`IN (?, …)` and its values on SQLite; `= ANY(%s::type[])` and one array on
+        PostgreSQL (a constant text, so its plan is prepared once)."""
+        if self.sqlite:
+            return f"IN ({', '.join('?' * len(values))})", list(values)
+        return f"= ANY(%s::{pg_type}[])", [list(values)]
+
+    def time(self, value: datetime) -> Any:
+        return _sqlite_time(value) if self.sqlite else value
+
+
 _PLANS: dict[tuple[str, str], tuple[str, Any, list[tuple[int, Any]]]] = {}
 
 
@@ -291,13 +312,12 @@ def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
     if not ids:
         return
     conn = connection_of(db)
-    cursor = driver_cursor(conn)
-    if conn.dialect.name == "sqlite":
-        sql = "UPDATE integrations SET last_event_at = ? WHERE id = ?"
-        cursor.executemany(sql, [(_sqlite_time(now), i) for i in ids])
-    else:
-        sql = "UPDATE integrations SET last_event_at = %s WHERE id = ANY(%s::integer[])"
-        cursor.execute(sql, (now, list(ids)))
+    driver = _Driver(conn)
+    among, values = driver.among(ids, "integer")
+    driver_cursor(conn).execute(
+        f"UPDATE integrations SET last_event_at = {driver.mark} WHERE id {among}",  # noqa: S608
+        [driver.time(now), *values],
+    )
 
 
 class OpenOrRecent(NamedTuple):
@@ -331,26 +351,17 @@ def open_or_recent(
     if not integration_ids or not keys:
         return []
     conn = connection_of(db)
-    params: tuple[Any, ...]
-    if conn.dialect.name == "sqlite":
-        sql = (
-            f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
-            f"WHERE integration_id IN ({', '.join('?' * len(integration_ids))}) "
-            f"AND dedup_key IN ({', '.join('?' * len(keys))}) "
-            "AND (status != 'resolved' OR first_seen_at >= ?)"
-        )
-        params = (*integration_ids, *keys, _sqlite_time(since))
-        to_time: Callable[[Any], datetime | None] = _from_sqlite
-    else:
-        sql = (
-            f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
-            "WHERE integration_id = ANY(%s::integer[]) AND dedup_key = ANY(%s::text[]) "
-            "AND (status != 'resolved' OR first_seen_at >= %s)"
-        )
-        params = (list(integration_ids), list(keys), since)
-        to_time = _from_postgres
+    driver = _Driver(conn)
+    integrations, integration_values = driver.among(integration_ids, "integer")
+    among_keys, key_values = driver.among(keys, "text")
     cursor = driver_cursor(conn)
-    cursor.execute(sql, params)
+    cursor.execute(
+        f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
+        f"WHERE integration_id {integrations} AND dedup_key {among_keys} "
+        f"AND (status != 'resolved' OR first_seen_at >= {driver.mark})",
+        [*integration_values, *key_values, driver.time(since)],
+    )
+    to_time = driver.to_time
     return [
         OpenOrRecent(
             row[0],
@@ -394,37 +405,28 @@ def service_rules(db: DB, services: Sequence[int], *, now: datetime) -> list[Ser
     """The services' alert settings, active maintenance windows and active silences (global
     silences too) in one statement, on the driver's cursor (the intake runs it per batch)."""
     conn = connection_of(db)
-    sqlite = conn.dialect.name == "sqlite"
-    if sqlite:
-        marks = ", ".join("?" * len(services))
-        ids, at, none = f"IN ({marks})", "?", "NULL"
-        at_value: Any = _sqlite_time(now)
-        params: tuple[Any, ...] = (
-            *services, at_value, at_value, *services, at_value, at_value, *services,
-        )  # fmt: skip
-    else:
-        ids, at, none = "= ANY(%s::integer[])", "%s", "NULL::jsonb"
-        at_value = now
-        params = (list(services), now, now, list(services), now, now, list(services))
-    sql = (
+    driver = _Driver(conn)
+    ids, values = driver.among(services, "integer")
+    at, now_value = driver.mark, driver.time(now)
+    none = "NULL" if driver.sqlite else "NULL::jsonb"
+    cursor = driver_cursor(conn)
+    cursor.execute(
         "SELECT 2, id, service_id, matchers, starts_at, ends_at FROM alert_silences "  # noqa: S608
         f"WHERE (service_id {ids} OR service_id IS NULL) AND starts_at <= {at} AND ends_at > {at} "
         f"UNION ALL SELECT 1, id, service_id, {none}, starts_at, ends_at FROM maintenance_windows "
         f"WHERE service_id {ids} AND starts_at <= {at} AND ends_at > {at} "
         f"UNION ALL SELECT 0, NULL, service_id, settings, NULL, NULL FROM service_alert_settings "
-        f"WHERE service_id {ids}"
+        f"WHERE service_id {ids}",
+        [*values, now_value, now_value, *values, now_value, now_value, *values],
     )
-    cursor = driver_cursor(conn)
-    cursor.execute(sql, params)
-    to_time = _from_sqlite if sqlite else _from_postgres
     return [
         ServiceRule(
             int(kind),
             row_id,
             service_id,
-            orjson.loads(doc) if sqlite and doc is not None else doc,
-            to_time(starts),
-            to_time(ends),
+            orjson.loads(doc) if driver.sqlite and doc is not None else doc,
+            driver.to_time(starts),
+            driver.to_time(ends),
         )
         for kind, row_id, service_id, doc, starts, ends in cursor.fetchall()
     ]
@@ -448,37 +450,25 @@ def open_groups(
     """Alert groups of `services` whose incident has one of `statuses`, with one of `keys`
     (or opened at or after `since`), on the driver's cursor (the intake runs it per batch)."""
     conn = connection_of(db)
-    sqlite = conn.dialect.name == "sqlite"
+    driver = _Driver(conn)
+    among_statuses, params = driver.among(statuses, "text")
+    among_services, values = driver.among(services, "integer")
     sql = (
-        "SELECT g.service_id, g.group_key, g.incident_id, g.opened_at FROM alert_groups g "
-        "JOIN incidents i ON i.id = g.incident_id WHERE "
+        "SELECT g.service_id, g.group_key, g.incident_id, g.opened_at FROM alert_groups g "  # noqa: S608
+        "JOIN incidents i ON i.id = g.incident_id "
+        f"WHERE i.status {among_statuses} AND g.service_id {among_services}"
     )
-    params: list[Any]
-    if sqlite:
-        sql += (
-            f"i.status IN ({', '.join('?' * len(statuses))}) "
-            f"AND g.service_id IN ({', '.join('?' * len(services))})"
-        )
-        params = [*statuses, *services]
-        if keys is not None:
-            sql += f" AND g.group_key IN ({', '.join('?' * len(keys))})"
-            params += keys
-        if since is not None:
-            sql += " AND g.opened_at >= ?"
-            params.append(_sqlite_time(since))
-    else:
-        sql += "i.status = ANY(%s::text[]) AND g.service_id = ANY(%s::integer[])"
-        params = [list(statuses), list(services)]
-        if keys is not None:
-            sql += " AND g.group_key = ANY(%s::text[])"
-            params.append(list(keys))
-        if since is not None:
-            sql += " AND g.opened_at >= %s"
-            params.append(since)
+    params += values
+    if keys is not None:
+        among_keys, values = driver.among(keys, "text")
+        sql += f" AND g.group_key {among_keys}"
+        params += values
+    if since is not None:
+        sql += f" AND g.opened_at >= {driver.mark}"
+        params.append(driver.time(since))
     cursor = driver_cursor(conn)
     cursor.execute(sql, params)
-    to_time = _from_sqlite if sqlite else _from_postgres
     return [
-        GroupRow(service_id, group_key, incident_id, to_time(opened))  # type: ignore[arg-type]
+        GroupRow(service_id, group_key, incident_id, driver.to_time(opened))  # type: ignore[arg-type]
         for service_id, group_key, incident_id, opened in cursor.fetchall()
     ]

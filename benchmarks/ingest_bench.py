@@ -357,6 +357,20 @@ def prepare_db(url: str) -> tuple[str, str]:
     return pd.key, am.key
 
 
+def scratch_database(postgres_url: str | None, name: str) -> str:
+    """For the in-process benchmarks: a SQLite file in a new temporary directory, or
+    `postgres_url` with its public schema dropped and created again."""
+    if not postgres_url:
+        return f"sqlite:///{Path(tempfile.mkdtemp(prefix=f'fireline-{name}-')) / f'{name}.db'}"
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return postgres_url
+
+
 def count(url: str, like: str) -> tuple[int, int]:
     """(alert rows, sum of occurrence counts) whose dedup key starts with `like`."""
     from sqlalchemy import create_engine, text

@@ -17,7 +17,6 @@ import cProfile
 import os
 import pstats
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -92,20 +91,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["FIRELINE_EMBEDDED_WORKER"] = "false"
-    tmp = Path(tempfile.mkdtemp(prefix="fireline-prof-"))
-    if args.db == "sqlite":
-        url = f"sqlite:///{tmp / 'prof.db'}"
-    else:
-        url = os.environ.get(
-            "FIRELINE_BENCH_POSTGRES_URL",
-            "postgresql+psycopg://fireline:fireline@127.0.0.1:5432/fireline",
-        )
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
+    postgres = os.environ.get(
+        "FIRELINE_BENCH_POSTGRES_URL",
+        "postgresql+psycopg://fireline:fireline@127.0.0.1:5432/fireline",
+    )
+    url = ingest_bench.scratch_database(None if args.db == "sqlite" else postgres, "prof")
     pd_key, am_key = ingest_bench.prepare_db(url)
     from fireline.app import create_app
     from fireline.config import Settings

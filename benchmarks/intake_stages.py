@@ -21,26 +21,12 @@ import cProfile
 import os
 import pstats
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ingest_bench
-
-
-def _database() -> str:
-    url = os.environ.get("FIRELINE_BENCH_POSTGRES_URL")
-    if not url:
-        return f"sqlite:///{Path(tempfile.mkdtemp(prefix='fireline-stages-')) / 'stages.db'}"
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    return url
 
 
 def _report(label: str, wall: float, cpu: float, count: int, unit: str) -> None:
@@ -57,7 +43,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
     os.environ["FIRELINE_EMBEDDED_WORKER"] = "false"
-    url = _database()
+    url = ingest_bench.scratch_database(os.environ.get("FIRELINE_BENCH_POSTGRES_URL"), "stages")
     pd_key, am_key = ingest_bench.prepare_db(url)
     from fireline.app import create_app
     from fireline.config import Settings

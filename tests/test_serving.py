@@ -96,6 +96,19 @@ def test_connections_are_spread_over_the_processes_and_a_dead_one_is_replaced() 
         _pids(port, 1)  # nothing listens any more: the processes went with their supervisor
 
 
+def test_a_process_that_cannot_start_stops_the_server_instead_of_restarting_forever() -> None:
+    code = (
+        "from fireline.serving import serve; "
+        f"serve('tests.no_such_module:app', host='127.0.0.1', port={free_port()}, "
+        "workers=2, log_level='critical')"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=60
+    )
+    assert proc.returncode == 3, proc.stderr.decode()[-2000:]  # uvicorn's STARTUP_FAILURE
+
+
 def test_a_port_already_in_use_is_refused() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -52,7 +52,8 @@ class Alert(Base):
             sqlite_where=OPEN_ALERT,
             postgresql_where=OPEN_ALERT,
         ),
-        Index("ix_alerts_integration_dedup", "integration_id", "dedup_key", "id"),
+        # dedup_key first: selective whatever the planner's statistics (migration 0010)
+        Index("ix_alerts_dedup_integration", "dedup_key", "integration_id"),
         Index("ix_alerts_service_id_id", "service_id", "id"),
         Index("ix_alerts_status_id", "status", "id"),
         Index("ix_alerts_incident_id", "incident_id"),

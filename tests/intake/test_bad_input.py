@@ -135,6 +135,33 @@ def test_invalid_json_is_400_naming_the_body(
     _nothing_stored(ctx)
 
 
+def test_nul_characters_are_stored_as_replacement_characters_on_every_database(
+    client: TestClient, ctx: Context, admin: Person
+) -> None:
+    """PostgreSQL text cannot hold NUL: such an alert used to fail to store (503, resent
+    forever). Now it is stored, with U+FFFD where the NUL was, and the sender's later
+    resolve for the same key still finds it. A backslash before `u0000` is text, not NUL."""
+    h.service(ctx)
+    pd_key = h.integration(client, admin)["key"]
+    am_key = h.integration(client, admin, type="alertmanager")["key"]
+    event = h.trigger(pd_key, "disk\x00full", summary="full\x00disk \\u0000 literal")
+    assert client.post("/v2/enqueue", json=event).status_code == 202
+    alert = h.am_alert("Nul\x00Name", "fp-1", team="ops\x00")
+    alert["annotations"]["note\x00"] = "x"
+    assert client.post(f"/hooks/alertmanager/{am_key}", json=h.am_payload(alert)).status_code == 202
+
+    stored = {a.source: a for a in h.alerts(ctx)}
+    assert stored["pagerduty"].dedup_key == "disk\ufffdfull"
+    assert stored["pagerduty"].summary == "full\ufffddisk \\u0000 literal"
+    assert stored["alertmanager"].labels["alertname"] == "Nul\ufffdName"
+    assert stored["alertmanager"].labels["team"] == "ops\ufffd"
+    assert stored["alertmanager"].annotations["note\ufffd"] == "x"
+
+    resolve = h.action(pd_key, "resolve", "disk\x00full")
+    assert client.post("/v2/enqueue", json=resolve).status_code == 202
+    assert {a.source: a.status for a in h.alerts(ctx)}["pagerduty"] == "resolved"
+
+
 def _labels(n: int) -> dict[str, str]:
     return {"alertname": "Big", **{f"l{i}": "v" for i in range(n)}}
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 from typing import Any, NamedTuple
 
@@ -414,7 +415,19 @@ class _BadJson(InvalidField):
     """The body is not JSON at all (400 rather than 422)."""
 
 
+# A JSON string's NUL (only ever written as this escape: raw control characters are invalid),
+# i.e. `\u0000` preceded by an even number of backslashes (`\\u0000` is a backslash and text).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
 def _json(raw: bytes) -> Any:
+    """The parsed body, with every NUL character in its strings and keys as U+FFFD.
+
+    PostgreSQL text cannot hold NUL, and an alert should neither be refused over one stray
+    byte (Alertmanager would resend the whole batch every interval) nor fail to store; the
+    replacement character shows where it was. SQLite stores the same, so both agree."""
+    if b"\\u0000" in raw:
+        raw = _NUL_ESCAPE.sub(rb"\1\\ufffd", raw)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -32,7 +32,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
@@ -66,7 +66,10 @@ class GroupCommitter:
         path = ctx.settings.sqlite_path()
         self._lock_path = None if path is None else str(path) + ".intake-lock"
         self.inline = ctx.settings.is_sqlite
-        self._conn: Connection | None = None
+        self._conn: Connection | None = None  # the event-loop writer's (SQLite)
+        # The writer thread's, kept across batches: a pooled connection per batch cost a
+        # checkout, a liveness ping (a round trip on PostgreSQL) and a check-in.
+        self._thread_conn: Connection | None = None
         self._lock_file: BinaryIO | None = None
         self.batches = 0
         self.submissions = 0
@@ -138,20 +141,13 @@ class GroupCommitter:
             except Exception as exc:
                 if not isinstance(exc, OperationalError | sqlite3.OperationalError):
                     log.exception("event-loop intake writer failed")
-                self._drop_connection_if_broken()
+                if self._conn is not None:
+                    self._conn = self._drop_if_broken(self._conn)
                 return None
             try:
-                session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
-                try:
-                    alerts.ingest_tx(session, self.ctx, subs)
-                    session.flush()
-                finally:
-                    session.close()
-                transaction.commit()
+                self._apply(conn, transaction, subs)
             except Exception:
-                if transaction.is_active:
-                    transaction.rollback()
-                self._drop_connection_if_broken()
+                self._conn = self._drop_if_broken(conn)
                 log.warning("intake batch of %d failed; retrying in the writer thread", len(subs))
                 return None
         finally:
@@ -168,12 +164,29 @@ class GroupCommitter:
             self._conn = engine.connect().execution_options(sqlite_nowait=True)
         return self._conn
 
-    def _drop_connection_if_broken(self) -> None:
-        conn = self._conn
-        if conn is not None and (conn.invalidated or conn.in_transaction()):
-            self._conn = None
+    def _apply(self, conn: Connection, transaction: Any, subs: Sequence[Submission]) -> None:
+        """`ingest_tx` for `subs` in `transaction` on `conn`, committed; rolled back on error."""
+        try:
+            session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
+            try:
+                alerts.ingest_tx(session, self.ctx, subs)
+                session.flush()
+            finally:
+                session.close()
+            transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+
+    @staticmethod
+    def _drop_if_broken(conn: Connection) -> Connection | None:
+        """`conn` if it can serve the next batch, else None (closed)."""
+        if conn.invalidated or conn.in_transaction():
             with contextlib.suppress(Exception):
                 conn.close()
+            return None
+        return conn
 
     def _lock_fileno(self) -> int | None:
         if self._lock_path is None:
@@ -192,7 +205,14 @@ class GroupCommitter:
         self.submissions += len(subs)
         try:
             with self._writer_lock():
-                alerts.ingest(self.ctx, subs)
+                conn = self._thread_conn
+                if conn is None:
+                    conn = self._thread_conn = self.ctx.sessions.kw["bind"].connect()
+                try:
+                    self._apply(conn, conn.begin(), subs)
+                except BaseException:
+                    self._thread_conn = self._drop_if_broken(conn)
+                    raise
             return [None] * len(subs)
         except Exception:
             if len(subs) == 1:
@@ -230,13 +250,14 @@ class GroupCommitter:
             fcntl.flock(fileno, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        for conn in (self._conn, self._thread_conn):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        self._conn = self._thread_conn = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None

@@ -1,9 +1,11 @@
 """Where new alerts go: suppressed (maintenance, silence, flapping) or into an incident.
 
-Part of `usecases.alerts.ingest_tx`, in its transaction. The rules are the domain's, applied in
-this order: `alert_rules.active_maintenance`, `matching_silence`, `is_flapping`, then
-`alert_grouping.decide_group` against the service's open incident groups (opening an incident
-through `incidents.declare_tx`, priority from the service's severity map, when none fits).
+Part of `usecases.alerts.ingest_tx`, in its transaction, in three steps so the intake can send
+each step's queries together: `plan` (no I/O) applies the domain's rules in this order,
+`alert_rules.active_maintenance`, `matching_silence`, `is_flapping`, and gives the rest their
+grouping keys; `query_groups` asks for the open incident groups they could join; `assign`
+applies `alert_grouping.decide_group` to them (opening an incident through
+`incidents.declare_tx`, priority from the service's severity map, when none fits).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class PendingAlert:
 
 
 Rules = tuple[GroupingRule, SeverityMap, FlapPolicy]
+GroupsLater = alert_repo.Later[list[alert_repo.GroupRow]]
 _RULES: dict[bytes, Rules] = {}
 _RULES_MAX = 1024
 
@@ -116,27 +119,30 @@ def _silences(rows: Sequence[Any]) -> list[rules.Silence]:
     return found
 
 
-def place_new(
-    session: Session,
-    ctx: Context,
+@dataclass(slots=True)
+class Plan:
+    """New alerts that passed suppression, with their grouping keys, and each service's rules."""
+
+    conf: dict[int, Rules]
+    needs_group: list[tuple[PendingAlert, str]]
+
+
+def plan(
     created: list[PendingAlert],
     history: History,
+    rule_rows: Sequence[alert_repo.ServiceRule],
     now: datetime,
-    *,
-    conn: Connection | None = None,
-) -> None:
-    """Decide suppression and the incident of every new alert (opening incidents as needed).
+) -> Plan:
+    """Suppress what maintenance, silences or flapping hold back (marking the rows) and give
+    every other new alert its grouping key. No I/O: `rule_rows` are `alert_repo.service_rules`.
 
     The order is the domain's: maintenance, silences, flapping, then grouping.
     """
     services = sorted({s.service_id for s in created})
-    # Core statements on the connection: the session's ORM execute path costs several times
-    # more per statement, and nothing is pending in the session yet.
-    conn = conn if conn is not None else session.connection()
     stored: dict[int, dict[str, Any]] = {}
     windows: list[rules.MaintenanceWindow] = []
     silence_rows = []
-    for found in alert_repo.service_rules(conn, services, now=now):
+    for found in rule_rows:
         if found.kind == 0:
             stored[found.service_id] = found.doc
         elif found.kind == 1:
@@ -183,64 +189,67 @@ def place_new(
                 f"flapping: opened {recent} times in {flap.window.total_seconds() / 60:.0f} min"
             )
             continue
-        key = grouping_key(grouping, event, now=now)
-        needs_group.append((state, key))
-    if not needs_group:
-        return
-    candidates = _open_groups(conn, needs_group, conf, now)
-    for state, _ in needs_group:
-        assert state.new is not None and state.event is not None
-        grouping, severity_map, _ = conf[state.service_id]
-        groups = candidates.setdefault(state.service_id, [])
-        decision = decide_group(grouping, state.event, groups, now=now)
-        if decision.join is not None:
-            incident_id = decision.join.id
-        else:
-            incident_id = _open_incident(session, ctx, state, severity_map, decision.key, now)
-            groups.append(OpenGroup(id=incident_id, key=decision.key, opened_at=now))
-        state.new["group_key"] = decision.key
-        state.incident_id = incident_id
-        state.new["incident_id"] = incident_id
+        needs_group.append((state, grouping_key(grouping, event, now=now)))
+    return Plan(conf=conf, needs_group=needs_group)
 
 
-def _open_groups(
-    conn: Connection,
-    wanted: list[tuple[PendingAlert, str]],
-    conf: dict[int, Rules],
-    now: datetime,
-) -> dict[int, list[OpenGroup]]:
-    """The open incident groups per service that the batch's alerts could join.
-
-    Keyed modes fetch the groups with the batch's keys; `time_window` services fetch the groups
-    opened within their window. `OpenGroup.id` is the incident id.
-    """
-    result: dict[int, list[OpenGroup]] = {}
+def query_groups(conn: Connection, planned: Plan, now: datetime) -> list[GroupsLater]:
+    """Ask for the open incident groups per service that the plan's alerts could join (read
+    them with `assign`). Keyed modes fetch the groups with the batch's keys; `time_window`
+    services fetch the groups opened within their window."""
+    wanted, conf = planned.needs_group, planned.conf
+    if not wanted:
+        return []
     keyed = sorted({(s.service_id, k) for s, k in wanted})
     windowed = {
         s.service_id: conf[s.service_id][0].window_minutes or 0
         for s, _ in wanted
         if conf[s.service_id][0].mode is GroupingMode.TIME_WINDOW
     }
-    rows: list[alert_repo.GroupRow] = []
     services = sorted({s for s, _ in keyed})
-    for part in chunks(sorted({k for _, k in keyed})):
-        rows += alert_repo.open_groups(
-            conn, services=services, statuses=OPEN_INCIDENT, keys=list(part)
-        )
+    found = [
+        alert_repo.open_groups(conn, services=services, statuses=OPEN_INCIDENT, keys=list(part))
+        for part in chunks(sorted({k for _, k in keyed}))
+    ]
     if windowed:
         since = now - timedelta(minutes=max(windowed.values()))
-        rows += alert_repo.open_groups(
-            conn, services=sorted(windowed), statuses=OPEN_INCIDENT, since=since
+        found.append(
+            alert_repo.open_groups(
+                conn, services=sorted(windowed), statuses=OPEN_INCIDENT, since=since
+            )
         )
+    return found
+
+
+def assign(
+    session: Session, ctx: Context, planned: Plan, groups: list[GroupsLater], now: datetime
+) -> None:
+    """Put every alert of the plan into the open incident of its group, opening an incident
+    (through `incidents.declare_tx`, priority from the service's severity map) when none fits.
+    `OpenGroup.id` is the incident id."""
+    candidates: dict[int, list[OpenGroup]] = {}
     seen: set[int] = set()
-    for row in rows:
-        if row.incident_id in seen:
-            continue
-        seen.add(row.incident_id)
-        result.setdefault(row.service_id, []).append(
-            OpenGroup(id=row.incident_id, key=row.group_key, opened_at=row.opened_at)
-        )
-    return result
+    for later in groups:
+        for row in later.get():
+            if row.incident_id in seen:
+                continue
+            seen.add(row.incident_id)
+            candidates.setdefault(row.service_id, []).append(
+                OpenGroup(id=row.incident_id, key=row.group_key, opened_at=row.opened_at)
+            )
+    for state, _ in planned.needs_group:
+        assert state.new is not None and state.event is not None
+        grouping, severity_map, _ = planned.conf[state.service_id]
+        service_groups = candidates.setdefault(state.service_id, [])
+        decision = decide_group(grouping, state.event, service_groups, now=now)
+        if decision.join is not None:
+            incident_id = decision.join.id
+        else:
+            incident_id = _open_incident(session, ctx, state, severity_map, decision.key, now)
+            service_groups.append(OpenGroup(id=incident_id, key=decision.key, opened_at=now))
+        state.new["group_key"] = decision.key
+        state.incident_id = incident_id
+        state.new["incident_id"] = incident_id
 
 
 def _open_incident(

@@ -25,12 +25,12 @@ backs it up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from fireline.domain import incident_lifecycle as lifecycle
@@ -58,21 +58,30 @@ T: Table = TimelineEvent.__table__  # type: ignore[assignment]
 STALE_REPEAT_WINDOW = timedelta(days=1)
 
 
-def _load(
+def _lookups(
     conn: Connection, keys: set[tuple[int, str]], since: datetime
+) -> list[alert_repo.Later[list[alert_repo.OpenOrRecent]]]:
+    """Ask, in one query per chunk of keys, for every key's open alert and its alerts first
+    seen since `since` (read them with `_loaded`)."""
+    if not keys:
+        return []
+    integration_ids = sorted({k[0] for k in keys})
+    return [
+        alert_repo.open_or_recent(conn, integration_ids=integration_ids, keys=part, since=since)
+        for part in chunks(sorted({k[1] for k in keys}))
+    ]
+
+
+def _loaded(
+    lookups: list[alert_repo.Later[list[alert_repo.OpenOrRecent]]],
+    keys: set[tuple[int, str]],
 ) -> tuple[dict[tuple[int, str], PendingAlert], History]:
-    """One query for every key of the batch: its open alert, and the (first_seen_at,
-    starts_at, flapping) of its alerts resolved since `since` (flap detection, late repeats)."""
+    """The batch's open alerts by key, and the (first_seen_at, starts_at, flapping) of its
+    recently resolved ones (flap detection, late repeats)."""
     found: dict[tuple[int, str], PendingAlert] = {}
     history: History = {}
-    if not keys:
-        return found, history
-    integration_ids = sorted({k[0] for k in keys})
-    for part in chunks(sorted({k[1] for k in keys})):
-        rows = alert_repo.open_or_recent(
-            conn, integration_ids=integration_ids, keys=part, since=since
-        )
-        for row in rows:
+    for lookup in lookups:
+        for row in lookup.get():
             key = (row.integration_id, row.dedup_key)
             if key not in keys:
                 continue
@@ -89,15 +98,6 @@ def _load(
                 incident_id=row.incident_id,
             )
     return found, history
-
-
-def _lock_services(conn: Connection, service_ids: Iterable[int]) -> None:
-    if conn.dialect.name != "postgresql":
-        return  # SQLite: BEGIN IMMEDIATE already serialises writers
-    for service_id in sorted(set(service_ids)):
-        conn.execute(
-            select(func.pg_advisory_xact_lock(bindparam("k"))), {"k": 7_000_000_000 + service_id}
-        )
 
 
 def ingest(ctx: Context, submissions: Sequence[Submission]) -> None:
@@ -119,8 +119,19 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
     # Core statements go to the connection, fetched once: the session's execute path (and
     # each `session.connection()`) costs more than a small statement itself.
     conn = session.connection()
-    _lock_services(conn, service_ids)
-    open_alerts, history = _load(conn, wanted, now - STALE_REPEAT_WINDOW)
+    services = sorted(service_ids)
+    # PostgreSQL: the lock, the lookups and (if the batch may open alerts) the services' rules
+    # in one round trip. SQLite has no round trips and reads the rules only when needed.
+    postgres = conn.dialect.name == "postgresql"
+    rules = None
+    with alert_repo.pipelined(conn):
+        alert_repo.lock_services(conn, services)
+        lookups = _lookups(conn, wanted, now - STALE_REPEAT_WINDOW)
+        if postgres and any(
+            i.event.action is Action.TRIGGER for s in submissions for i in s.alerts
+        ):
+            rules = alert_repo.service_rules(conn, services, now=now)
+    open_alerts, history = _loaded(lookups, wanted)
 
     created: list[PendingAlert] = []
     touched: list[PendingAlert] = []
@@ -183,10 +194,23 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
             state.outcomes.append((outcome, len(outcome.alert_ids)))
             outcome.alert_ids.append(state.id)
 
+    ids: list[int] = []
     if created:
-        placement.place_new(session, ctx, created, history, now, conn=conn)
-        _insert_new(session, conn, ctx, created, now)
-    _apply_updates(conn, touched, now)
+        if rules is None:
+            rules = alert_repo.service_rules(conn, sorted({s.service_id for s in created}), now=now)
+        planned = placement.plan(created, history, rules.get(), now)
+        with alert_repo.pipelined(conn):
+            groups = placement.query_groups(conn, planned, now)
+            reserved = alert_repo.reserve_alert_ids(conn, len(created))
+        placement.assign(session, ctx, planned, groups, now)
+        ids = reserved.get()
+        session.flush()  # incidents and groups opened by `assign`, before rows refer to them
+    integration_ids = sorted({sub.integration.id for sub in submissions if sub.touch})
+    with alert_repo.pipelined(conn):  # PostgreSQL: every write of the batch in one round trip
+        _insert_new(conn, ctx, created, ids, now)
+        _apply_updates(conn, touched, now)
+        _record_changes(conn, ctx, submissions, now)
+        alert_repo.touch_integrations(conn, integration_ids, now=now)
     resolved_incidents = {s.incident_id for s in touched if s.resolved and s.incident_id}
     resolved_incidents |= {s.incident_id for s in created if s.resolved and s.incident_id}
     if resolved_incidents:
@@ -194,9 +218,6 @@ def ingest_tx(session: Session, ctx: Context, submissions: Sequence[Submission])
     for state in (*created, *touched):
         for outcome, index in state.outcomes:
             outcome.alert_ids[index] = state.id
-    _record_changes(conn, ctx, submissions, now)
-    integration_ids = sorted({sub.integration.id for sub in submissions if sub.touch})
-    alert_repo.touch_integrations(conn, integration_ids, now=now)
 
 
 def _new_row(sub: Submission, item: Incoming, now: datetime) -> dict[str, Any]:
@@ -239,8 +260,10 @@ def _new_row(sub: Submission, item: Incoming, now: datetime) -> dict[str, Any]:
 
 
 def _insert_new(
-    session: Session, conn: Connection, ctx: Context, created: list[PendingAlert], now: datetime
+    conn: Connection, ctx: Context, created: list[PendingAlert], ids: list[int], now: datetime
 ) -> None:
+    if not created:
+        return
     rows = []
     for state in created:
         assert state.new is not None
@@ -252,8 +275,6 @@ def _insert_new(
             row["resolved_at"] = now
         row["occurrence_count"] = 1 + state.bump
         rows.append(row)
-    session.flush()  # incidents and groups opened by place_new, before rows refer to them
-    ids = alert_repo.reserve_alert_ids(conn, len(rows))
     for row, alert_id in zip(rows, ids, strict=True):
         row["id"] = alert_id
     alert_repo.insert_alerts(conn, rows)
@@ -287,22 +308,10 @@ def _insert_new(
 
 def _apply_updates(conn: Connection, touched: list[PendingAlert], now: datetime) -> None:
     alert_repo.bump(conn, [(s.id, s.bump) for s in touched if s.bump and s.id], now=now)
-    acks = [{"b_id": s.id} for s in touched if s.acked and not s.resolved]
-    if acks:
-        conn.execute(
-            update(A)
-            .where(and_(A.c.id == bindparam("b_id"), A.c.status == "firing"))
-            .values(status="acknowledged", acknowledged_at=now),
-            acks,
-        )
-    resolves = [{"b_id": s.id} for s in touched if s.resolved]
-    if resolves:
-        conn.execute(
-            update(A)
-            .where(and_(A.c.id == bindparam("b_id"), A.c.status != "resolved"))
-            .values(status="resolved", resolved_at=now),
-            resolves,
-        )
+    acks = [s.id for s in touched if s.acked and not s.resolved and s.id]
+    alert_repo.acknowledge(conn, acks, now=now)
+    resolves = [s.id for s in touched if s.resolved and s.id]
+    alert_repo.resolve(conn, resolves, now=now)
 
 
 def _after_resolve(session: Session, ctx: Context, incident_ids: set[int], now: datetime) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
 from sqlalchemy import Connection, func, select
@@ -180,6 +181,42 @@ def driver_cursor(conn: Connection) -> Any:
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
+T = TypeVar("T")
+
+
+class Later(Generic[T]):
+    """A query's result, read when asked for: inside `pipelined`, PostgreSQL answers the
+    block's queries only when it ends."""
+
+    def __init__(self, cursor: Any, convert: Callable[[list[Any]], T]) -> None:
+        self._cursor = cursor
+        self._convert = convert
+
+    @classmethod
+    def of(cls, value: T) -> Later[T]:
+        later: Later[T] = cls(None, lambda _: value)
+        return later
+
+    def get(self) -> T:
+        return self._convert([] if self._cursor is None else self._cursor.fetchall())
+
+
+@contextmanager
+def pipelined(db: DB) -> Iterator[None]:
+    """Send the driver statements issued in the block to PostgreSQL together: one round trip
+    for all of them when the block ends (psycopg's pipeline mode), instead of one each. Read
+    their `Later` results after the block. SQLite has no round trips: statements run at once.
+
+    Only this module's driver statements belong inside: SQLAlchemy reads a statement's
+    result description as soon as it runs, which a pipeline does not have yet."""
+    conn = connection_of(db)
+    if conn.dialect.name == "sqlite":
+        yield
+        return
+    with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
+        yield
+
+
 class _Driver:
     """The per-dialect pieces of the driver SQL below: placeholders, IN lists, times."""
 
@@ -201,21 +238,29 @@ class _Driver:
     def time(self, value: datetime) -> Any:
         return _sqlite_time(value) if self.sqlite else value
 
-    def lookup(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def lookup(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        convert: Callable[[list[Any]], T],
+        *,
+        fresh_plan: bool = True,
+    ) -> Later[T]:
         """The rows of one of the intake's per-batch reads, on the driver's cursor.
 
-        On PostgreSQL it is planned for its values every time, never from a cached plan:
+        With `fresh_plan` (reads of tables that grow: alerts, incidents), PostgreSQL plans it
+        for its values every time, never from a cached plan:
         psycopg prepares a statement on its fifth run, and a plan made while a table is
         small or has no statistics yet (a new database's first minute, or after a restore)
         is a sequential scan that the connection then keeps. Measured on a new database:
         every batch read every alert, ~800 µs of server CPU per new alert at 8,000 alerts and
         growing. Planning these small reads costs tens of microseconds."""
         cursor = driver_cursor(self.conn)
-        if self.sqlite:
+        if self.sqlite or not fresh_plan:
             cursor.execute(sql, params)
         else:
             cursor.execute(sql, params, prepare=False)
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        return Later(cursor, convert)
 
 
 _PLANS: dict[tuple[str, str], tuple[str, Any, list[tuple[int, Any]]]] = {}
@@ -278,25 +323,40 @@ def _bulk_insert(
     cursor.executemany(sql, params)
 
 
-def reserve_alert_ids(db: DB, count: int) -> list[int]:
+def reserve_alert_ids(db: DB, count: int) -> Later[list[int]]:
     """`count` fresh alert ids, safe against concurrent writers.
 
     SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so max(id)+1... is free.
     PostgreSQL: taken from the table's sequence.
     """
     if count <= 0:
-        return []
+        return Later.of([])
     conn = connection_of(db)
-    cursor = driver_cursor(conn)
-    if conn.dialect.name == "sqlite":
-        cursor.execute("SELECT coalesce(max(id), 0) FROM alerts")
-        top = int(cursor.fetchone()[0])
-        return list(range(top + 1, top + 1 + count))
-    cursor.execute(
+    driver = _Driver(conn)
+    if driver.sqlite:
+        return driver.lookup(
+            "SELECT coalesce(max(id), 0) FROM alerts",
+            [],
+            lambda rows: list(range(int(rows[0][0]) + 1, int(rows[0][0]) + 1 + count)),
+        )
+    return driver.lookup(
         "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, %s)",
-        (count,),
+        [count],
+        lambda rows: [int(r[0]) for r in rows],
+        fresh_plan=False,
     )
-    return [int(r[0]) for r in cursor.fetchall()]
+
+
+def lock_services(db: DB, service_ids: Sequence[int]) -> None:
+    """PostgreSQL: take the intake's transaction-level advisory lock of each service, in
+    order (so two writers never wait on each other crosswise). SQLite: nothing, BEGIN
+    IMMEDIATE already serialises writers."""
+    conn = connection_of(db)
+    if conn.dialect.name == "sqlite":
+        return
+    cursor = driver_cursor(conn)
+    for service_id in sorted(set(service_ids)):
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (7_000_000_000 + service_id,))
 
 
 def insert_alerts(db: DB, rows: Sequence[dict[str, Any]]) -> None:
@@ -343,6 +403,31 @@ def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
     )
 
 
+def acknowledge(db: DB, ids: Sequence[int], *, now: datetime) -> None:
+    """Mark the firing alerts among `ids` acknowledged."""
+    _set_status(db, ids, "acknowledged", "acknowledged_at", "status = 'firing'", now)
+
+
+def resolve(db: DB, ids: Sequence[int], *, now: datetime) -> None:
+    """Mark the unresolved alerts among `ids` resolved."""
+    _set_status(db, ids, "resolved", "resolved_at", "status != 'resolved'", now)
+
+
+def _set_status(
+    db: DB, ids: Sequence[int], status: str, stamp: str, only: str, now: datetime
+) -> None:
+    if not ids:
+        return
+    conn = connection_of(db)
+    driver = _Driver(conn)
+    among, values = driver.among(ids, "integer")
+    driver_cursor(conn).execute(
+        f"UPDATE alerts SET status = {driver.mark}, {stamp} = {driver.mark} "  # noqa: S608
+        f"WHERE id {among} AND {only}",
+        [status, driver.time(now), *values],
+    )
+
+
 class OpenOrRecent(NamedTuple):
     """An alert row as the intake's dedup step needs it."""
 
@@ -365,39 +450,43 @@ _OPEN_OR_RECENT_COLUMNS = (
 
 def open_or_recent(
     db: DB, *, integration_ids: Sequence[int], keys: Sequence[str], since: datetime
-) -> list[OpenOrRecent]:
+) -> Later[list[OpenOrRecent]]:
     """Alerts of `integration_ids` with one of `keys` that are open or first seen since `since`.
 
     Driver SQL on the driver's cursor: the intake runs this once per batch, and SQLAlchemy's
     statement machinery (expanding IN lists, result processing) cost more than the query.
     """
     if not integration_ids or not keys:
-        return []
+        return Later.of([])
     conn = connection_of(db)
     driver = _Driver(conn)
     integrations, integration_values = driver.among(integration_ids, "integer")
     among_keys, key_values = driver.among(keys, "text")
-    rows = driver.lookup(
+    to_time = driver.to_time
+
+    def convert(rows: list[Any]) -> list[OpenOrRecent]:
+        return [
+            OpenOrRecent(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                to_time(row[4]),
+                row[5],
+                row[6],
+                to_time(row[7]),  # type: ignore[arg-type]
+                bool(row[8]),
+            )
+            for row in rows
+        ]
+
+    return driver.lookup(
         f"SELECT {_OPEN_OR_RECENT_COLUMNS} FROM alerts "  # noqa: S608
         f"WHERE integration_id {integrations} AND dedup_key {among_keys} "
         f"AND (status != 'resolved' OR first_seen_at >= {driver.mark})",
         [*integration_values, *key_values, driver.time(since)],
+        convert,
     )
-    to_time = driver.to_time
-    return [
-        OpenOrRecent(
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            to_time(row[4]),
-            row[5],
-            row[6],
-            to_time(row[7]),  # type: ignore[arg-type]
-            bool(row[8]),
-        )
-        for row in rows
-    ]
 
 
 def _from_postgres(value: datetime | None) -> datetime | None:
@@ -423,7 +512,7 @@ class ServiceRule(NamedTuple):
     ends_at: Any
 
 
-def service_rules(db: DB, services: Sequence[int], *, now: datetime) -> list[ServiceRule]:
+def service_rules(db: DB, services: Sequence[int], *, now: datetime) -> Later[list[ServiceRule]]:
     """The services' alert settings, active maintenance windows and active silences (global
     silences too) in one statement, on the driver's cursor (the intake runs it per batch)."""
     conn = connection_of(db)
@@ -431,7 +520,22 @@ def service_rules(db: DB, services: Sequence[int], *, now: datetime) -> list[Ser
     ids, values = driver.among(services, "integer")
     at, now_value = driver.mark, driver.time(now)
     none = "NULL" if driver.sqlite else "NULL::jsonb"
-    rows = driver.lookup(
+
+    def convert(rows: list[Any]) -> list[ServiceRule]:
+        return [
+            ServiceRule(
+                int(kind),
+                row_id,
+                service_id,
+                orjson.loads(doc) if driver.sqlite and doc is not None else doc,
+                driver.to_time(starts),
+                driver.to_time(ends),
+            )
+            for kind, row_id, service_id, doc, starts, ends in rows
+        ]
+
+    # Small tables, one row per service, window or silence: a cached plan is fine here.
+    return driver.lookup(
         "SELECT 2, id, service_id, matchers, starts_at, ends_at FROM alert_silences "  # noqa: S608
         f"WHERE (service_id {ids} OR service_id IS NULL) AND starts_at <= {at} AND ends_at > {at} "
         f"UNION ALL SELECT 1, id, service_id, {none}, starts_at, ends_at FROM maintenance_windows "
@@ -439,18 +543,9 @@ def service_rules(db: DB, services: Sequence[int], *, now: datetime) -> list[Ser
         f"UNION ALL SELECT 0, NULL, service_id, settings, NULL, NULL FROM service_alert_settings "
         f"WHERE service_id {ids}",
         [*values, now_value, now_value, *values, now_value, now_value, *values],
+        convert,
+        fresh_plan=False,
     )
-    return [
-        ServiceRule(
-            int(kind),
-            row_id,
-            service_id,
-            orjson.loads(doc) if driver.sqlite and doc is not None else doc,
-            driver.to_time(starts),
-            driver.to_time(ends),
-        )
-        for kind, row_id, service_id, doc, starts, ends in rows
-    ]
 
 
 class GroupRow(NamedTuple):
@@ -467,7 +562,7 @@ def open_groups(
     statuses: Sequence[str],
     keys: Sequence[str] | None = None,
     since: datetime | None = None,
-) -> list[GroupRow]:
+) -> Later[list[GroupRow]]:
     """Alert groups of `services` whose incident has one of `statuses`, with one of `keys`
     (or opened at or after `since`), on the driver's cursor (the intake runs it per batch)."""
     conn = connection_of(db)
@@ -487,7 +582,12 @@ def open_groups(
     if since is not None:
         sql += f" AND g.opened_at >= {driver.mark}"
         params.append(driver.time(since))
-    return [
-        GroupRow(service_id, group_key, incident_id, driver.to_time(opened))  # type: ignore[arg-type]
-        for service_id, group_key, incident_id, opened in driver.lookup(sql, params)
-    ]
+    to_time = driver.to_time
+    return driver.lookup(
+        sql,
+        params,
+        lambda rows: [
+            GroupRow(service_id, group_key, incident_id, to_time(opened))  # type: ignore[arg-type]
+            for service_id, group_key, incident_id, opened in rows
+        ],
+    )

@@ -1,4 +1,5 @@
-"""The group committer on SQLite: batches are written on the event loop, but never wait there."""
+"""The group committer: on SQLite batches are written on the event loop but never wait there;
+on PostgreSQL a batch that fails is retried one by one and the writer goes on."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.intake import helpers
 from fireline.app import create_app
 from fireline.clock import FrozenClock
 from fireline.config import Settings
+from fireline.store.repos import alerts as alert_repo
 from fireline.usecases import integrations
 from fireline.usecases.context import Context
 
@@ -89,3 +91,48 @@ def test_a_failing_event_loop_writer_leaves_the_batch_to_the_thread(
 
     assert asyncio.run(scenario()) == 202
     assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "k-2"]
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_postgres_batch_failing_in_its_pipeline_is_retried_one_by_one(
+    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock, monkeypatch: Any
+) -> None:
+    """A batch whose pipelined writes fail on the server (here: a statement that divides by
+    zero, sent with the batch's timeline events) is rolled back as a whole; each request is
+    then stored on its own and answered 202. The writer thread's kept connection serves the
+    next batch."""
+    helpers.service(ctx)
+    key = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+    ).key
+    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    real_insert = alert_repo.insert_events
+    failed: list[int] = []
+
+    def insert_failing_once(db: Any, rows: Any) -> None:
+        if rows and not failed:
+            failed.append(len(rows))
+            alert_repo.driver_cursor(alert_repo.connection_of(db)).execute("SELECT 1/0")
+        real_insert(db, rows)
+
+    monkeypatch.setattr(alert_repo, "insert_events", insert_failing_once)
+
+    async def scenario() -> tuple[list[int], int]:
+        batch = await asyncio.gather(
+            *(_post(app, "/v2/enqueue", helpers.trigger(key, f"k-{i}")) for i in range(6))
+        )
+        after = await _post(app, "/v2/enqueue", helpers.trigger(key, "after"))
+        return list(batch), after
+
+    batch, after = asyncio.run(scenario())
+    assert failed, "the failure was never injected"
+    assert batch == [202] * 6
+    assert after == 202
+    stored = helpers.alerts(ctx)
+    assert sorted(a.dedup_key for a in stored) == sorted([*(f"k-{i}" for i in range(6)), "after"])
+    # one incident per alert (grouping by dedup key); nothing left of the rolled-back batch
+    assert all(a.incident_id is not None for a in stored)
+    assert helpers.incident_count(ctx) == 7
+    assert app.state.intake.committer._thread_conn is not None

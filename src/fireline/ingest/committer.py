@@ -17,7 +17,8 @@ Writing inline removed that wait (new alerts +30% and repeats +40% per process, 
 waits for the other server processes' intake writers on a polled file lock, and if anything
 else holds SQLite's write lock (the worker, a web request) it hands that batch to the thread,
 which waits for the lock there. On PostgreSQL every batch is written in the thread (round
-trips would stall the loop).
+trips would stall the loop), on a connection the thread keeps, and `ingest_tx` sends its
+statements in three pipelined round trips.
 
 If a batch fails (e.g. a cross-process race on PostgreSQL), each of its submissions is retried
 in a transaction of its own so one bad request cannot fail the others.

@@ -136,3 +136,34 @@ def test_a_postgres_batch_failing_in_its_pipeline_is_retried_one_by_one(
     assert all(a.incident_id is not None for a in stored)
     assert helpers.incident_count(ctx) == 7
     assert app.state.intake.committer._thread_conn is not None
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_postgres_intake_works_without_pipeline_mode(
+    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock, monkeypatch: Any
+) -> None:
+    """With a libpq older than 14 (no pipeline mode) the batch's statements go one by one:
+    triggers, repeats and resolves are all stored as with pipelining."""
+    monkeypatch.setattr(alert_repo, "_pipeline_supported", lambda: False)
+    helpers.service(ctx)
+    key = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+    ).key
+    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+
+    async def scenario() -> list[int]:
+        first = await asyncio.gather(
+            *(_post(app, "/v2/enqueue", helpers.trigger(key, f"k-{i}")) for i in range(4))
+        )
+        repeat = await _post(app, "/v2/enqueue", helpers.trigger(key, "k-0"))
+        resolve = await _post(app, "/v2/enqueue", helpers.action(key, "resolve", "k-1"))
+        return [*first, repeat, resolve]
+
+    assert asyncio.run(scenario()) == [202] * 6
+    stored = {a.dedup_key: a for a in helpers.alerts(ctx)}
+    assert sorted(stored) == ["k-0", "k-1", "k-2", "k-3"]
+    assert stored["k-0"].occurrence_count == 2
+    assert stored["k-1"].status == "resolved"
+    assert helpers.incident_count(ctx) == 4

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from operator import itemgetter
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -210,11 +211,20 @@ def pipelined(db: DB) -> Iterator[None]:
     Only this module's driver statements belong inside: SQLAlchemy reads a statement's
     result description as soon as it runs, which a pipeline does not have yet."""
     conn = connection_of(db)
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite" or not _pipeline_supported():
         yield
         return
     with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
         yield
+
+
+@cache
+def _pipeline_supported() -> bool:
+    """psycopg's pipeline mode needs libpq 14 or later (psycopg[binary] bundles one; a system
+    libpq may be older): without it, statements simply go one by one."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 class _Driver:

@@ -402,39 +402,36 @@ def bump(db: DB, counts: Sequence[tuple[int, int]], *, now: datetime) -> None:
 
 def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
     """Set `last_event_at` of the integrations `ids` (a sign of life of their senders)."""
-    if not ids:
-        return
-    conn = connection_of(db)
-    driver = _Driver(conn)
-    among, values = driver.among(ids, "integer")
-    driver_cursor(conn).execute(
-        f"UPDATE integrations SET last_event_at = {driver.mark} WHERE id {among}",  # noqa: S608
-        [driver.time(now), *values],
-    )
+    _update_ids(db, "integrations", ids, {"last_event_at": now})
 
 
 def acknowledge(db: DB, ids: Sequence[int], *, now: datetime) -> None:
     """Mark the firing alerts among `ids` acknowledged."""
-    _set_status(db, ids, "acknowledged", "acknowledged_at", "status = 'firing'", now)
+    values = {"status": "acknowledged", "acknowledged_at": now}
+    _update_ids(db, "alerts", ids, values, only="status = 'firing'")
 
 
 def resolve(db: DB, ids: Sequence[int], *, now: datetime) -> None:
     """Mark the unresolved alerts among `ids` resolved."""
-    _set_status(db, ids, "resolved", "resolved_at", "status != 'resolved'", now)
+    values = {"status": "resolved", "resolved_at": now}
+    _update_ids(db, "alerts", ids, values, only="status != 'resolved'")
 
 
-def _set_status(
-    db: DB, ids: Sequence[int], status: str, stamp: str, only: str, now: datetime
+def _update_ids(
+    db: DB, table: str, ids: Sequence[int], values: dict[str, Any], *, only: str = "TRUE"
 ) -> None:
+    """One driver statement: set `values` on the rows of `table` whose id is among `ids` (and
+    that match the constant condition `only`)."""
     if not ids:
         return
     conn = connection_of(db)
     driver = _Driver(conn)
-    among, values = driver.among(ids, "integer")
+    among, id_values = driver.among(ids, "integer")
+    sets = ", ".join(f"{column} = {driver.mark}" for column in values)
+    params = [driver.time(v) if isinstance(v, datetime) else v for v in values.values()]
     driver_cursor(conn).execute(
-        f"UPDATE alerts SET status = {driver.mark}, {stamp} = {driver.mark} "  # noqa: S608
-        f"WHERE id {among} AND {only}",
-        [status, driver.time(now), *values],
+        f"UPDATE {table} SET {sets} WHERE id {among} AND {only}",  # noqa: S608
+        [*params, *id_values],
     )
 
 

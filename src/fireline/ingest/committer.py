@@ -33,9 +33,9 @@ import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, Transaction
 from sqlalchemy.exc import OperationalError
 
 from fireline.errors import FirelineError
@@ -59,6 +59,7 @@ class CommitFailed(Exception):
 class GroupCommitter:
     def __init__(self, ctx: Context, *, max_batch: int = MAX_BATCH) -> None:
         self.ctx = ctx
+        self._engine: Engine = ctx.sessions.kw["bind"]
         self.max_batch = max_batch
         self._pending: list[tuple[Submission, asyncio.Future[None]]] = []
         self._running = False
@@ -161,11 +162,12 @@ class GroupCommitter:
         """The event-loop writer's own connection, kept across batches (a pooled session per
         batch cost a checkout, a check-in and their events: about a tenth of a batch)."""
         if self._conn is None:
-            engine = self.ctx.sessions.kw["bind"]
-            self._conn = engine.connect().execution_options(sqlite_nowait=True)
+            self._conn = self._engine.connect().execution_options(sqlite_nowait=True)
         return self._conn
 
-    def _apply(self, conn: Connection, transaction: Any, subs: Sequence[Submission]) -> None:
+    def _apply(
+        self, conn: Connection, transaction: Transaction, subs: Sequence[Submission]
+    ) -> None:
         """`ingest_tx` for `subs` in `transaction` on `conn`, committed; rolled back on error."""
         try:
             session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
@@ -208,7 +210,7 @@ class GroupCommitter:
             with self._writer_lock():
                 conn = self._thread_conn
                 if conn is None:
-                    conn = self._thread_conn = self.ctx.sessions.kw["bind"].connect()
+                    conn = self._thread_conn = self._engine.connect()
                 try:
                     self._apply(conn, conn.begin(), subs)
                 except BaseException:

@@ -1,16 +1,18 @@
 """CPU per request of the two halves of the intake, measured apart, single-threaded.
 
     .venv/bin/python benchmarks/intake_stages.py [new|repeat|am100] [--requests 4000]
-        [--batch 16] [--profile] [--sort tottime] [--top 40]
+        [--batch 16] [--alternate] [--profile] [--sort tottime] [--top 40]
         (FIRELINE_BENCH_POSTGRES_URL=postgresql+psycopg://... for PostgreSQL; its schema is
         dropped)
 
 First the event-loop half: each request goes through the intake layer (parse, key lookup,
 routing) with the group committer replaced by a list, so nothing is written. Then the writer
-half: the captured submissions are written with `usecases.alerts.ingest` in batches of
-`--batch` (what the group committer does). Both report wall time and this thread's CPU time
-(`time.thread_time`), which stays meaningful when other work loads the machine, unlike the
-wall-clock rates of `ingest_bench.py`. `--profile` adds a cProfile of each half on CPU time.
+half: the captured submissions are written in batches of `--batch` on one kept connection,
+each in its own transaction, the way the group committer's writers do (`--alternate`: on two
+connections in turn, as two server processes write under load). Both report wall time and
+this thread's CPU time (`time.thread_time`), which stays meaningful when other work loads the
+machine, unlike the wall-clock rates of `ingest_bench.py`. `--profile` adds a cProfile of each
+half on CPU time.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--alternate", action="store_true")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
@@ -105,8 +108,13 @@ def main() -> None:
     wall, cpu = time.perf_counter(), time.thread_time()
     if prof:
         prof.enable()
-    for start in range(0, len(captured), args.batch):
-        alerts.ingest(intake.ctx, captured[start : start + args.batch])
+    committer = intake.committer
+    # Kept across batches, as the committer's writers do; two (alternating) with --alternate,
+    # as two server processes write under load (each batch then finds its cache stale).
+    conns = [committer._engine.connect() for _ in range(2 if args.alternate else 1)]
+    for number, start in enumerate(range(0, len(captured), args.batch)):
+        conn = conns[number % len(conns)]
+        committer._apply(conn, conn.begin(), captured[start : start + args.batch])
     if prof:
         prof.disable()
     count = sum(len(sub.alerts) for sub in captured)

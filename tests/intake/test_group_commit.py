@@ -4,6 +4,7 @@ on PostgreSQL a batch that fails is retried one by one and the writer goes on.""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import sqlite3
 import time
 from typing import Any
@@ -16,6 +17,8 @@ from tests.intake import helpers
 from fireline.app import create_app
 from fireline.clock import FrozenClock
 from fireline.config import Settings
+from fireline.ingest import committer as committer_module
+from fireline.ingest.committer import GroupCommitter
 from fireline.store.repos import alerts as alert_repo
 from fireline.usecases import integrations
 from fireline.usecases.context import Context
@@ -65,6 +68,44 @@ def test_event_loop_keeps_running_while_another_writer_holds_sqlite(
     assert other_work < 2, f"the event loop stalled ({other_work:.1f} s for 0.3 s of work)"
     assert status == 202
     assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "k-1"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_waiting_writer_takes_the_intake_lock_as_soon_as_another_process_releases_it(
+    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock, monkeypatch: Any
+) -> None:
+    """Server processes take turns writing on one SQLite file: the one that releases the
+    intake lock wakes the one waiting for it (through the FIFO beside the lock), so a batch
+    is not left waiting for a poll. The fallback poll is made far too slow to do it here."""
+    monkeypatch.setattr(committer_module, "WAKE_FALLBACK_SECONDS", 60.0)
+    helpers.service(ctx)
+    key = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+    ).key
+    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    other_process = GroupCommitter(ctx)  # the same lock and FIFO, as another process has
+
+    async def scenario() -> tuple[bool, int, float]:
+        assert await _post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
+        fileno = other_process._lock_fileno()
+        assert fileno is not None
+        fcntl.flock(fileno, fcntl.LOCK_EX)  # the other process is writing
+        request = asyncio.ensure_future(_post(app, "/v2/enqueue", helpers.trigger(key, "k-3")))
+        await asyncio.sleep(0.2)
+        waited = not request.done()
+        released = time.monotonic()
+        other_process._unlock()
+        status = await asyncio.wait_for(request, 10)
+        return waited, status, time.monotonic() - released
+
+    try:
+        waited, status, took = asyncio.run(scenario())
+    finally:
+        other_process.close()
+    assert waited, "the event was stored while another process held the intake lock"
+    assert status == 202
+    assert took < 5, f"the waiting writer took {took:.1f} s to notice the released lock"
+    assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "k-3"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -14,9 +14,12 @@ it waits for the event loop to reach its switch interval (5 ms), so a batch of a
 statements spent most of its time queued for the GIL while holding the database's write lock.
 Writing inline removed that wait (new alerts +30% and repeats +40% per process, measured with
 `benchmarks/ingest_bench.py`). The inline writer never blocks the loop on another writer: it
-waits for the other server processes' intake writers on a polled file lock, and if anything
-else holds SQLite's write lock (the worker, a web request) it hands that batch to the thread,
-which waits for the lock there. On PostgreSQL every batch is written in the thread (round
+waits for the other server processes' intake writers on a file lock without blocking the loop
+(a writer that releases it writes a byte to a FIFO next to it, which wakes the waiting event
+loops at once; a polled wait handed the lock over up to a millisecond or two late, while every
+request of the waiting process's batch waited too), and if anything else holds SQLite's write
+lock (the worker, a web request) it hands that batch to the thread, which waits for the lock
+there. On PostgreSQL every batch is written in the thread (round
 trips would stall the loop), on a connection the thread keeps, and `ingest_tx` sends its
 statements in three pipelined round trips.
 
@@ -30,7 +33,9 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
@@ -47,9 +52,12 @@ log = logging.getLogger("fireline.ingest")
 
 MAX_BATCH = 512
 GATHER_ROUNDS = 4  # event loop turns a batch waits for requests already read to reach submit
-# Measured: polling every 0.5 ms cost ~60% more CPU per event; every 1 ms is as cheap as a
-# blocking wait, which would stall the loop for as long as another process writes.
+# Without the release FIFO, the lock is polled: every 0.5 ms cost ~60% more CPU per event; every
+# 1 ms is as cheap as a blocking wait, which would stall the loop for as long as another process
+# writes. With it, a waiting loop still looks again after WAKE_FALLBACK_SECONDS (a wake-up byte
+# can go to another waiting process, or be lost when the FIFO is full).
 LOCK_POLL_SECONDS = 0.001
+WAKE_FALLBACK_SECONDS = 0.005
 
 
 class CommitFailed(Exception):
@@ -73,6 +81,8 @@ class GroupCommitter:
         # checkout, a liveness ping (a round trip on PostgreSQL) and a check-in.
         self._thread_conn: Connection | None = None
         self._lock_file: BinaryIO | None = None
+        self._wake_fd: int | None = None  # the release FIFO, read and written (SQLite files)
+        self._wake_failed = False
         self.batches = 0
         self.submissions = 0
 
@@ -125,11 +135,54 @@ class GroupCommitter:
                     fcntl.flock(fileno, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    await asyncio.sleep(LOCK_POLL_SECONDS)
+                    await self._released()
         except Exception:
             log.exception("event-loop intake writer cannot take its lock")
             return False
         return True
+
+    async def _released(self) -> None:
+        """Wait until another writer releases the intake lock (it may be taken again by then)."""
+        wake = self._wake_fileno()
+        if wake is None:
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+            return
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake_up() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        loop.add_reader(wake, wake_up)
+        timer = loop.call_later(WAKE_FALLBACK_SECONDS, wake_up)
+        try:
+            await woken
+        finally:
+            loop.remove_reader(wake)
+            timer.cancel()
+        # Read every byte: one left behind would wake the next wait at once, over and over.
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while os.read(wake, 4096):
+                pass
+
+    def _wake_fileno(self) -> int | None:
+        """The release FIFO next to the lock file, opened for reading and writing without
+        blocking (so it never sees end-of-file); None where it cannot be made (then: polling)."""
+        if self._wake_fd is None and not self._wake_failed and self._lock_path is not None:
+            path = self._lock_path + ".fifo"
+            try:
+                with contextlib.suppress(FileExistsError):
+                    os.mkfifo(path, 0o600)
+                fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+                if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                    os.close(fd)
+                    raise OSError(f"{path} is not a FIFO")
+                self._wake_fd = fd
+            except OSError:
+                log.warning("no intake lock FIFO at %s; the lock is polled", path, exc_info=True)
+                self._wake_failed = True
+        return self._wake_fd
 
     def _write_inline(self, subs: Sequence[Submission]) -> list[BaseException | None] | None:
         """Write a batch on the event loop and release the intake lock. None when SQLite is
@@ -201,6 +254,14 @@ class GroupCommitter:
     def _unlock(self) -> None:
         if self._lock_file is not None:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._announce_release()
+
+    def _announce_release(self) -> None:
+        """Wake a process waiting for the intake lock (none may be: the byte then waits)."""
+        wake = self._wake_fileno()
+        if wake is not None:
+            with contextlib.suppress(OSError):  # full: waiters are awake already
+                os.write(wake, b"\0")
 
     def _write(self, subs: Sequence[Submission]) -> list[BaseException | None]:
         """Runs in the writer thread. Returns one error (or None) per submission."""
@@ -251,6 +312,7 @@ class GroupCommitter:
             yield
         finally:
             fcntl.flock(fileno, fcntl.LOCK_UN)
+            self._announce_release()
 
     def close(self) -> None:
         if self._executor is not None:
@@ -264,3 +326,7 @@ class GroupCommitter:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+        if self._wake_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._wake_fd)
+            self._wake_fd = None

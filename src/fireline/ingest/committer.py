@@ -223,12 +223,7 @@ class GroupCommitter:
     ) -> None:
         """`ingest_tx` for `subs` in `transaction` on `conn`, committed; rolled back on error."""
         try:
-            session = self.ctx.sessions(bind=conn)  # joins the connection's transaction
-            try:
-                alerts.ingest_tx(session, self.ctx, subs)
-                session.flush()
-            finally:
-                session.close()
+            alerts.ingest_tx(conn, self.ctx, subs)
             transaction.commit()
         except BaseException:
             if transaction.is_active:

@@ -11,7 +11,7 @@ applies `alert_grouping.decide_group` to them (opening an incident through
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -222,11 +222,16 @@ def query_groups(conn: Connection, planned: Plan, now: datetime) -> list[GroupsL
 
 
 def assign(
-    session: Session, ctx: Context, planned: Plan, groups: list[GroupsLater], now: datetime
+    session: Callable[[], Session],
+    ctx: Context,
+    planned: Plan,
+    groups: list[GroupsLater],
+    now: datetime,
 ) -> None:
     """Put every alert of the plan into the open incident of its group, opening an incident
-    (through `incidents.declare_tx`, priority from the service's severity map) when none fits.
-    `OpenGroup.id` is the incident id."""
+    (through `incidents.declare_tx`, priority from the service's severity map, in the session
+    `session()` returns, asked for only then) when none fits. `OpenGroup.id` is the incident
+    id."""
     candidates: dict[int, list[OpenGroup]] = {}
     seen: set[int] = set()
     for later in groups:
@@ -245,7 +250,7 @@ def assign(
         if decision.join is not None:
             incident_id = decision.join.id
         else:
-            incident_id = _open_incident(session, ctx, state, severity_map, decision.key, now)
+            incident_id = _open_incident(session(), ctx, state, severity_map, decision.key, now)
             service_groups.append(OpenGroup(id=incident_id, key=decision.key, opened_at=now))
         state.new["group_key"] = decision.key
         state.incident_id = incident_id

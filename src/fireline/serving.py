@@ -9,10 +9,17 @@ bound with SO_REUSEPORT, the kernel spreads new connections over the processes b
 their addresses, so every process gets its share.
 
 `serve` does that on platforms with SO_REUSEPORT (Linux, the BSDs, macOS) whenever more than
-one process is asked for; elsewhere, and for one process, it is plain `uvicorn.run`. The
-supervisor is deliberately small: it starts one process per socket, restarts a process that
+one process is asked for (elsewhere it is `uvicorn.run`; one process is one uvicorn server).
+The supervisor is deliberately small: it starts one process per socket, restarts a process that
 dies (but stops everything if a process fails while starting, as the app or TLS files are then
 broken), and on SIGINT/SIGTERM asks every process to shut down gracefully.
+
+Once a process has started (the app imported, its startup done), it moves every object it
+holds out of the cyclic garbage collector's sight (`gc.freeze`): the modules, ORM mappers and
+API schemas are most of a process's objects and live as long as it does, yet each full
+collection walked them all again. Measured with `benchmarks/ingest_bench.py`: Alertmanager
+batches of 100 went from ~21,000 to ~28,000 alerts/s and their p99 latency from ~280 to
+~140 ms; the plain requests did not change.
 
 Before binding, `serve` checks that nothing else listens on the port (a plain bind without
 SO_REUSEPORT), so an old instance still running is an error rather than a silent partner
@@ -21,7 +28,9 @@ sharing the port with the new one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
 import logging
 import multiprocessing
 import signal
@@ -67,7 +76,14 @@ def serve(
         "ssl_keyfile": ssl_keyfile,
         "proxy_headers": False,
     }
-    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+    if workers <= 1:
+        server = _Server(uvicorn.Config(target, **options))
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            raise SystemExit(STARTUP_FAILURE)
+        return
+    if not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(target, workers=workers, **options)
         return
     config = uvicorn.Config(target, workers=workers, **options)
@@ -108,6 +124,16 @@ def _check_free(family: socket.AddressFamily, host: str, port: int) -> None:
         probe.close()
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, freezing the heap once started (see the module's notes)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            gc.collect()
+            gc.freeze()
+
+
 def _child(config: uvicorn.Config, sock: socket.socket) -> None:
     """Entry point of one server process (spawned: it imports the app itself).
 
@@ -115,7 +141,7 @@ def _child(config: uvicorn.Config, sock: socket.socket) -> None:
     to import or start, the TLS files are unreadable), so the supervisor stops instead of
     restarting it forever."""
     config.configure_logging()
-    server = uvicorn.Server(config)
+    server = _Server(config)
     try:
         server.run(sockets=[sock])
     except Exception:

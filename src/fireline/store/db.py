@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fireline.config import Settings
 
 BUSY_TIMEOUT_MS = 30_000
+WAL_AUTOCHECKPOINT_PAGES = 4000
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -45,6 +46,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Copy the log into the database every 4,000 pages (16 MB), not SQLite's 1,000: the
+        # commit that crosses the mark does it, with two fsyncs, while holding the write lock
+        # the intake's writers take turns on (new alerts +4% in five paired ingest_bench runs).
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -127,12 +127,9 @@ class _Sessions:
             self._session.flush()
 
     def close(self) -> None:
-        """Flush and close the session if this batch made it (a caller's stays open)."""
+        """Close the session if this batch made it (a caller's stays open)."""
         if self._conn is not None and self._session is not None:
-            try:
-                self._session.flush()
-            finally:
-                self._session.close()
+            self._session.close()
 
 
 def ingest_tx(db: Session | Connection, ctx: Context, submissions: Sequence[Submission]) -> None:
@@ -141,6 +138,7 @@ def ingest_tx(db: Session | Connection, ctx: Context, submissions: Sequence[Subm
     sessions = _Sessions(ctx, db)
     try:
         _ingest(db if isinstance(db, Connection) else db.connection(), sessions, ctx, submissions)
+        sessions.flush()
     finally:
         sessions.close()
 

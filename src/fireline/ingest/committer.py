@@ -44,6 +44,8 @@ from sqlalchemy import Connection, Engine, Transaction
 from sqlalchemy.exc import OperationalError
 
 from fireline.errors import FirelineError
+from fireline.store import checkpoint
+from fireline.store.db import WAL_AUTOCHECKPOINT_PAGES
 from fireline.usecases import alerts
 from fireline.usecases.context import Context
 from fireline.usecases.submissions import Submission
@@ -82,6 +84,8 @@ class GroupCommitter:
         self._thread_conn: Connection | None = None
         self._lock_file: BinaryIO | None = None
         self._wake_fd: int | None = None  # the release FIFO, read and written (SQLite files)
+        # SQLite files: WAL checkpoints in a thread, not in the commits (`store.checkpoint`)
+        self.checkpointer = None if path is None else checkpoint.Checkpointer(path)
         self._wake_failed = False
         self.batches = 0
         self.submissions = 0
@@ -215,13 +219,29 @@ class GroupCommitter:
         """The event-loop writer's own connection, kept across batches (a pooled session per
         batch cost a checkout, a check-in and their events: about a tenth of a batch)."""
         if self._conn is None:
-            self._conn = self._engine.connect().execution_options(sqlite_nowait=True)
+            conn = self._engine.connect().execution_options(sqlite_nowait=True)
+            self._leave_checkpoints(conn)
+            self._conn = conn
         return self._conn
+
+    def _leave_checkpoints(self, conn: Connection) -> None:
+        if self.checkpointer is not None:
+            checkpoint.disable_auto(conn.connection.dbapi_connection)
+
+    def _release(self, conn: Connection) -> None:
+        """Close one of the writers' kept connections (back to the pool as it came)."""
+        if self.checkpointer is not None and not conn.invalidated:
+            with contextlib.suppress(Exception):
+                checkpoint.restore_auto(conn.connection.dbapi_connection, WAL_AUTOCHECKPOINT_PAGES)
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def _apply(
         self, conn: Connection, transaction: Transaction, subs: Sequence[Submission]
     ) -> None:
-        """`ingest_tx` for `subs` in `transaction` on `conn`, committed; rolled back on error."""
+        """`ingest_tx` for `subs` in `transaction` on `conn`, committed; rolled back on error.
+        On a SQLite file the caller holds the intake lock, and the checkpoint the thread may
+        have asked for runs here, after the commit."""
         try:
             alerts.ingest_tx(conn, self.ctx, subs)
             transaction.commit()
@@ -229,13 +249,14 @@ class GroupCommitter:
             if transaction.is_active:
                 transaction.rollback()
             raise
+        if self.checkpointer is not None:
+            self.checkpointer.poke()
+            self.checkpointer.catch_up(conn.connection.dbapi_connection)
 
-    @staticmethod
-    def _drop_if_broken(conn: Connection) -> Connection | None:
+    def _drop_if_broken(self, conn: Connection) -> Connection | None:
         """`conn` if it can serve the next batch, else None (closed)."""
         if conn.invalidated or conn.in_transaction():
-            with contextlib.suppress(Exception):
-                conn.close()
+            self._release(conn)
             return None
         return conn
 
@@ -267,6 +288,7 @@ class GroupCommitter:
                 conn = self._thread_conn
                 if conn is None:
                     conn = self._thread_conn = self._engine.connect()
+                    self._leave_checkpoints(conn)
                 try:
                     self._apply(conn, conn.begin(), subs)
                 except BaseException:
@@ -315,9 +337,10 @@ class GroupCommitter:
             self._executor = None
         for conn in (self._conn, self._thread_conn):
             if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
+                self._release(conn)
         self._conn = self._thread_conn = None
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None

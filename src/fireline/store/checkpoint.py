@@ -1,0 +1,124 @@
+"""WAL checkpoints of a SQLite file, mostly off the intake writers' critical path.
+
+SQLite's automatic checkpoint runs in the commit that takes the write-ahead log past its mark:
+it copies the log into the database file and syncs both files, and the log must reach the
+disk first. Under the intake's load that commit held the lock the server processes take turns
+on for ~13 ms (a 16 MB log to write out), once in about a hundred batches: measured with
+`benchmarks/ingest_bench.py`, half the time spent committing and about an eighth of the time
+the lock was held.
+
+So the intake's connections do not checkpoint (`disable_auto`). A `Checkpointer` thread per
+server process runs passive checkpoints while the intake writes: they copy what is committed
+and sync it without blocking writers (SQLite releases the GIL meanwhile), so the heavy part
+happens in parallel. A passive checkpoint cannot catch up with writers that keep appending,
+and the log only starts over once a checkpoint has caught up; so when the log has grown past
+`CATCH_UP_FRAMES` the thread asks the writers for a catch-up (`wanted`), and the next writer
+runs one (`catch_up`) while it still holds the intake lock: it only copies and syncs the few
+frames written since the thread's pass, and the next transaction then starts the log over.
+
+Every other connection (web requests, the worker) keeps SQLite's automatic checkpoints, so the
+log stays bounded whatever runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("fireline.store")
+
+INTERVAL_SECONDS = 0.1  # between the thread's passes while there are new commits
+CATCH_UP_FRAMES = 4000  # the log's length (frames of a page) past which it should start over
+
+
+def disable_auto(dbapi_connection: Any) -> None:
+    """This connection's commits leave checkpoints to a `Checkpointer`."""
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def restore_auto(dbapi_connection: Any, pages: int) -> None:
+    """Undo `disable_auto` (before a connection goes back to the pool)."""
+    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+
+
+def _passive(dbapi_connection: Any) -> tuple[bool, int, int]:
+    """One passive checkpoint: (done, frames in the log, frames copied). Not done if another
+    checkpoint was running or frames were left (readers still need them)."""
+    busy, frames, copied = dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return busy == 0 and frames == copied, frames, copied
+
+
+class Checkpointer:
+    """Passive checkpoints of `path` in a daemon thread, after `poke` says there were commits;
+    `catch_up` for the writer holding the intake lock."""
+
+    def __init__(self, path: Path, interval: float = INTERVAL_SECONDS) -> None:
+        self.path = path
+        self.interval = interval
+        self.passes = 0
+        self.catch_ups = 0
+        self.wanted = False
+        self._written = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        """There are new commits to copy (starts the thread on first use)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="fireline-checkpoint", daemon=True
+            )
+            self._thread.start()
+        self._written.set()
+
+    def catch_up(self, dbapi_connection: Any) -> None:
+        """If the thread asked for it: checkpoint on `dbapi_connection`, whose caller holds
+        the intake lock, so the log can start over at the next transaction."""
+        if self._thread is not None and not self._thread.is_alive():
+            self._thread = None  # it died (logged): the next `poke` starts another
+        if not self.wanted:
+            return
+        try:
+            done, _, _ = _passive(dbapi_connection)
+        except sqlite3.Error:
+            log.warning("WAL checkpoint of %s failed", self.path, exc_info=True)
+            return
+        if done:
+            self.wanted = False
+            self.catch_ups += 1
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            while not self._stopping.is_set():
+                self._written.wait()
+                if self._stopping.is_set():
+                    break
+                self._written.clear()
+                try:
+                    _, frames, _ = _passive(conn)
+                    self.passes += 1
+                    if frames >= CATCH_UP_FRAMES:
+                        self.wanted = True
+                except sqlite3.Error:
+                    log.warning("WAL checkpoint of %s failed", self.path, exc_info=True)
+                self._stopping.wait(self.interval)
+        except Exception:
+            log.exception("WAL checkpoint thread of %s stopped", self.path)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+
+    def close(self) -> None:
+        """Stop the thread (what it has not copied stays in the log, as durable)."""
+        self._stopping.set()
+        self._written.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

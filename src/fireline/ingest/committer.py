@@ -19,9 +19,10 @@ waits for the other server processes' intake writers on a file lock without bloc
 loops at once; a polled wait handed the lock over up to a millisecond or two late, while every
 request of the waiting process's batch waited too), and if anything else holds SQLite's write
 lock (the worker, a web request) it hands that batch to the thread, which waits for the lock
-there. On PostgreSQL every batch is written in the thread (round
-trips would stall the loop), on a connection the thread keeps, and `ingest_tx` sends its
-statements in three pipelined round trips.
+there. The writers' connections leave WAL checkpoints to a thread (`store.checkpoint`). On
+PostgreSQL every batch is written in the thread (round trips would stall the loop), on a
+connection the thread keeps, and `ingest_tx` sends its statements in three pipelined round
+trips.
 
 If a batch fails (e.g. a cross-process race on PostgreSQL), each of its submissions is retried
 in a transaction of its own so one bad request cannot fail the others.
@@ -225,6 +226,7 @@ class GroupCommitter:
         return self._conn
 
     def _leave_checkpoints(self, conn: Connection) -> None:
+        """A new kept connection of the writers: its commits do not checkpoint."""
         if self.checkpointer is not None:
             checkpoint.disable_auto(conn.connection.dbapi_connection)
 
@@ -250,8 +252,11 @@ class GroupCommitter:
                 transaction.rollback()
             raise
         if self.checkpointer is not None:
-            self.checkpointer.poke()
-            self.checkpointer.catch_up(conn.connection.dbapi_connection)
+            try:  # the batch is committed: nothing here may make it look failed (and retried)
+                self.checkpointer.poke()
+                self.checkpointer.catch_up(conn.connection.dbapi_connection)
+            except Exception:
+                log.exception("WAL checkpoint after an intake batch failed")
 
     def _drop_if_broken(self, conn: Connection) -> Connection | None:
         """`conn` if it can serve the next batch, else None (closed)."""

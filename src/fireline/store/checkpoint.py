@@ -32,7 +32,9 @@ from typing import Any
 log = logging.getLogger("fireline.store")
 
 INTERVAL_SECONDS = 0.1  # between the thread's passes while there are new commits
-CATCH_UP_FRAMES = 4000  # the log's length (frames of a page) past which it should start over
+# The log's length (frames of a page) past which it should start over: the other connections'
+# automatic checkpoint mark (`store.db.WAL_AUTOCHECKPOINT_PAGES`).
+CATCH_UP_FRAMES = 4000
 
 
 def disable_auto(dbapi_connection: Any) -> None:

@@ -1,9 +1,9 @@
 """Alert ingestion: dedup, noise control, grouping into incidents, auto-resolve.
 
-`ingest_tx(session or connection, ctx, submissions)` processes many intake requests in the caller's
-transaction with a fixed number of batched queries (one SELECT of the open alerts for every
-dedup key in the batch, executemany inserts and updates), which is what makes group commit
-pay off. Rules:
+`ingest_tx(session or connection, ctx, submissions)` processes many intake requests in the
+caller's transaction with a fixed number of batched queries (one SELECT of the open alerts for
+every dedup key in the batch, executemany inserts and updates), which is what makes group
+commit pay off. Rules:
 
 * a trigger for an open (integration, dedup key) only bumps `last_seen_at` and
   `occurrence_count`; a trigger after resolve opens a new alert;

@@ -58,9 +58,9 @@ class Checkpointer:
     """Passive checkpoints of `path` in a daemon thread, after `poke` says there were commits;
     `catch_up` for the writer holding the intake lock."""
 
-    def __init__(self, path: Path, interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(self, path: Path, interval: float | None = None) -> None:
         self.path = path
-        self.interval = interval
+        self.interval = INTERVAL_SECONDS if interval is None else interval
         self.passes = 0
         self.catch_ups = 0
         self.wanted = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,27 @@ def test_a_connection_handed_back_checkpoints_again(tmp_path: Path) -> None:
     checkpoint.restore_auto(conn, 4000)
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (4000,)
     conn.close()
+
+
+def test_the_thread_ends_when_idle_and_returns_with_the_next_commit(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(checkpoint, "IDLE_SECONDS", 0.05)
+    path = tmp_path / "fireline.db"
+    conn = _writer(path)
+    checkpointer = checkpoint.Checkpointer(path, interval=0.001)
+    try:
+        _write(conn, 10, checkpointer.poke)
+        deadline = time.monotonic() + 5
+        while checkpointer.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not checkpointer.running, "the idle checkpoint thread is still running"
+        passes = checkpointer.passes
+        _write(conn, 10, checkpointer.poke)
+        deadline = time.monotonic() + 5
+        while checkpointer.passes == passes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.passes > passes
+    finally:
+        checkpointer.close()
+        conn.close()

@@ -32,6 +32,7 @@ from typing import Any
 log = logging.getLogger("fireline.store")
 
 INTERVAL_SECONDS = 0.1  # between the thread's passes while there are new commits
+IDLE_SECONDS = 60.0  # without commits for this long, the thread ends (the next commit restarts it)
 # The log's length (frames of a page) past which it should start over: the other connections'
 # automatic checkpoint mark (`store.db.WAL_AUTOCHECKPOINT_PAGES`).
 CATCH_UP_FRAMES = 4000
@@ -68,6 +69,12 @@ class Checkpointer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def running(self) -> bool:
+        """Whether the thread is running (it ends after `IDLE_SECONDS` without commits)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def poke(self) -> None:
         """There are new commits to copy (starts the thread on first use)."""
         if self._thread is None:
@@ -98,8 +105,7 @@ class Checkpointer:
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             while not self._stopping.is_set():
-                self._written.wait()
-                if self._stopping.is_set():
+                if not self._written.wait(IDLE_SECONDS) or self._stopping.is_set():
                     break
                 self._written.clear()
                 try:
@@ -116,6 +122,8 @@ class Checkpointer:
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
+            if self._thread is threading.current_thread():
+                self._thread = None  # a commit poking meanwhile starts another at its next poke
 
     def close(self) -> None:
         """Stop the thread (what it has not copied stays in the log, as durable)."""

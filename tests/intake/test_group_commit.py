@@ -33,6 +33,17 @@ async def _post(app: Any, path: str, body: dict[str, Any]) -> int:
         return (await client.post(path, json=body)).status_code
 
 
+def _app_and_key(
+    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock
+) -> tuple[Any, str]:
+    """An app (no worker) and the key of a PagerDuty integration without a rate limit."""
+    helpers.service(ctx)
+    key = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+    ).key
+    return create_app(settings, clock=clock, engine=engine, start_worker=False), key
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_event_loop_keeps_running_while_another_writer_holds_sqlite(
     ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock
@@ -40,11 +51,7 @@ def test_event_loop_keeps_running_while_another_writer_holds_sqlite(
     """A batch that finds SQLite's write lock taken (by the worker, a web request, another
     program) waits for it in the writer thread: the server's other requests go on meanwhile,
     and the event is stored and answered 202 once the lock is free."""
-    helpers.service(ctx)
-    key = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
-    ).key
-    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    app, key = _app_and_key(ctx, settings, engine, clock)
     path = settings.sqlite_path()
     assert path is not None
     other = sqlite3.connect(path, isolation_level=None)
@@ -80,11 +87,7 @@ def test_a_waiting_writer_takes_the_intake_lock_as_soon_as_another_process_relea
     intake lock wakes the one waiting for it (through the FIFO beside the lock), so a batch
     is not left waiting for a poll. The fallback poll is made far too slow to do it here."""
     monkeypatch.setattr(committer_module, "WAKE_FALLBACK_SECONDS", 60.0)
-    helpers.service(ctx)
-    key = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
-    ).key
-    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    app, key = _app_and_key(ctx, settings, engine, clock)
     other_process = GroupCommitter(ctx)  # the same lock and FIFO, as another process has
 
     async def scenario() -> tuple[bool, int, float]:
@@ -117,11 +120,7 @@ def test_the_sqlite_log_stays_bounded_while_the_intake_writes(
     """The intake's writers leave WAL checkpoints to a thread; the log still starts over."""
     monkeypatch.setattr(checkpoint, "CATCH_UP_FRAMES", 50)
     monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.02)
-    helpers.service(ctx)
-    key = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
-    ).key
-    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    app, key = _app_and_key(ctx, settings, engine, clock)
     count = 400
 
     async def scenario() -> list[int]:
@@ -151,11 +150,7 @@ def test_a_failing_event_loop_writer_leaves_the_batch_to_the_thread(
 ) -> None:
     """Whatever breaks in the event-loop writer, the request is still stored and answered
     (by the writer thread), never left waiting."""
-    helpers.service(ctx)
-    key = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
-    ).key
-    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    app, key = _app_and_key(ctx, settings, engine, clock)
 
     async def scenario() -> int:
         assert await _post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
@@ -181,11 +176,7 @@ def test_a_postgres_batch_failing_in_its_pipeline_is_retried_one_by_one(
     zero, sent with the batch's timeline events) is rolled back as a whole; each request is
     then stored on its own and answered 202. The writer thread's kept connection serves the
     next batch."""
-    helpers.service(ctx)
-    key = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
-    ).key
-    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    app, key = _app_and_key(ctx, settings, engine, clock)
     real_insert = alert_repo.insert_events
     failed: list[int] = []
 
@@ -225,11 +216,7 @@ def test_postgres_intake_works_without_pipeline_mode(
     """With a libpq older than 14 (no pipeline mode) the batch's statements go one by one:
     triggers, repeats and resolves are all stored as with pipelining."""
     monkeypatch.setattr(alert_repo, "_pipeline_supported", lambda: False)
-    helpers.service(ctx)
-    key = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
-    ).key
-    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    app, key = _app_and_key(ctx, settings, engine, clock)
 
     async def scenario() -> list[int]:
         first = await asyncio.gather(

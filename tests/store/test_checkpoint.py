@@ -29,6 +29,12 @@ def _write(conn: sqlite3.Connection, commits: int, after_commit: Any) -> None:
         after_commit()
 
 
+def _started(tmp_path: Path) -> tuple[Path, sqlite3.Connection, checkpoint.Checkpointer]:
+    """A database, a writer that never checkpoints, and a checkpointer with a short interval."""
+    path = tmp_path / "fireline.db"
+    return path, _writer(path), checkpoint.Checkpointer(path, interval=0.001)
+
+
 def _wal_bytes(path: Path) -> int:
     return Path(str(path) + "-wal").stat().st_size
 
@@ -37,9 +43,7 @@ def test_the_log_starts_over_while_writers_that_never_checkpoint_keep_writing(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(checkpoint, "CATCH_UP_FRAMES", 100)
-    path = tmp_path / "fireline.db"
-    conn = _writer(path)
-    checkpointer = checkpoint.Checkpointer(path, interval=0.001)
+    path, conn, checkpointer = _started(tmp_path)
 
     def after_commit() -> None:
         checkpointer.poke()
@@ -64,9 +68,7 @@ def test_the_log_starts_over_while_writers_that_never_checkpoint_keep_writing(
 
 def test_without_the_catch_up_the_log_only_grows(tmp_path: Path) -> None:
     """The control for the test above: passive checkpoints alone do not let it start over."""
-    path = tmp_path / "fireline.db"
-    conn = _writer(path)
-    checkpointer = checkpoint.Checkpointer(path, interval=0.001)
+    path, conn, checkpointer = _started(tmp_path)
     commits = 1500
     try:
         _write(conn, commits, checkpointer.poke)
@@ -88,9 +90,7 @@ def test_the_thread_ends_when_idle_and_returns_with_the_next_commit(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(checkpoint, "IDLE_SECONDS", 0.05)
-    path = tmp_path / "fireline.db"
-    conn = _writer(path)
-    checkpointer = checkpoint.Checkpointer(path, interval=0.001)
+    _, conn, checkpointer = _started(tmp_path)
     try:
         _write(conn, 10, checkpointer.poke)
         deadline = time.monotonic() + 5

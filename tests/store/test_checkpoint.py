@@ -81,7 +81,7 @@ def test_without_the_catch_up_the_log_only_grows(tmp_path: Path) -> None:
 
 def test_a_connection_handed_back_checkpoints_again(tmp_path: Path) -> None:
     conn = _writer(tmp_path / "fireline.db")
-    checkpoint.restore_auto(conn, 4000)
+    checkpoint.restore_auto(conn)
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (4000,)
     conn.close()
 

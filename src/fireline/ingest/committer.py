@@ -46,7 +46,6 @@ from sqlalchemy.exc import OperationalError
 
 from fireline.errors import FirelineError
 from fireline.store import checkpoint
-from fireline.store.db import WAL_AUTOCHECKPOINT_PAGES
 from fireline.usecases import alerts
 from fireline.usecases.context import Context
 from fireline.usecases.submissions import Submission
@@ -85,9 +84,9 @@ class GroupCommitter:
         self._thread_conn: Connection | None = None
         self._lock_file: BinaryIO | None = None
         self._wake_fd: int | None = None  # the release FIFO, read and written (SQLite files)
+        self._wake_failed = False
         # SQLite files: WAL checkpoints in a thread, not in the commits (`store.checkpoint`)
         self.checkpointer = None if path is None else checkpoint.Checkpointer(path)
-        self._wake_failed = False
         self.batches = 0
         self.submissions = 0
 
@@ -234,7 +233,7 @@ class GroupCommitter:
         """Close one of the writers' kept connections (back to the pool as it came)."""
         if self.checkpointer is not None and not conn.invalidated:
             with contextlib.suppress(Exception):
-                checkpoint.restore_auto(conn.connection.dbapi_connection, WAL_AUTOCHECKPOINT_PAGES)
+                checkpoint.restore_auto(conn.connection.dbapi_connection)
         with contextlib.suppress(Exception):
             conn.close()
 

@@ -29,13 +29,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from fireline.store.db import WAL_AUTOCHECKPOINT_PAGES
+
 log = logging.getLogger("fireline.store")
 
 INTERVAL_SECONDS = 0.1  # between the thread's passes while there are new commits
 IDLE_SECONDS = 60.0  # without commits for this long, the thread ends (the next commit restarts it)
-# The log's length (frames of a page) past which it should start over: the other connections'
-# automatic checkpoint mark (`store.db.WAL_AUTOCHECKPOINT_PAGES`).
-CATCH_UP_FRAMES = 4000
+# The log's length (frames of a page) past which it should start over: the mark at which the
+# other connections checkpoint automatically.
+CATCH_UP_FRAMES = WAL_AUTOCHECKPOINT_PAGES
 
 
 def disable_auto(dbapi_connection: Any) -> None:
@@ -43,9 +45,9 @@ def disable_auto(dbapi_connection: Any) -> None:
     dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
-def restore_auto(dbapi_connection: Any, pages: int) -> None:
+def restore_auto(dbapi_connection: Any) -> None:
     """Undo `disable_auto` (before a connection goes back to the pool)."""
-    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
 
 
 def _passive(dbapi_connection: Any) -> tuple[bool, int, int]:
@@ -87,8 +89,6 @@ class Checkpointer:
     def catch_up(self, dbapi_connection: Any) -> None:
         """If the thread asked for it: checkpoint on `dbapi_connection`, whose caller holds
         the intake lock, so the log can start over at the next transaction."""
-        if self._thread is not None and not self._thread.is_alive():
-            self._thread = None  # it died (logged): the next `poke` starts another
         if not self.wanted:
             return
         try:
@@ -123,7 +123,8 @@ class Checkpointer:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             if self._thread is threading.current_thread():
-                self._thread = None  # a commit poking meanwhile starts another at its next poke
+                # Idle, or failed (logged): the next `poke` starts another thread.
+                self._thread = None
 
     def close(self) -> None:
         """Stop the thread (what it has not copied stays in the log, as durable)."""

@@ -173,20 +173,20 @@ def test_a_postgres_batch_failing_in_its_pipeline_is_retried_one_by_one(
     ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock, monkeypatch: Any
 ) -> None:
     """A batch whose pipelined writes fail on the server (here: a statement that divides by
-    zero, sent with the batch's timeline events) is rolled back as a whole; each request is
-    then stored on its own and answered 202. The writer thread's kept connection serves the
-    next batch."""
+    zero, sent with the batch's new alerts and its COMMIT) is rolled back as a whole; each
+    request is then stored on its own and answered 202. The writer thread's kept connection
+    serves the next batch."""
     app, key = _app_and_key(ctx, settings, engine, clock)
-    real_insert = alert_repo.insert_events
+    real_insert = alert_repo.insert_alerts
     failed: list[int] = []
 
-    def insert_failing_once(db: Any, rows: Any) -> None:
+    def insert_failing_once(db: Any, rows: Any, attached: Any) -> Any:
         if rows and not failed:
             failed.append(len(rows))
             alert_repo.driver_cursor(alert_repo.connection_of(db)).execute("SELECT 1/0")
-        real_insert(db, rows)
+        return real_insert(db, rows, attached)
 
-    monkeypatch.setattr(alert_repo, "insert_events", insert_failing_once)
+    monkeypatch.setattr(alert_repo, "insert_alerts", insert_failing_once)
 
     async def scenario() -> tuple[list[int], int]:
         batch = await asyncio.gather(

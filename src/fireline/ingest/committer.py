@@ -19,10 +19,18 @@ waits for the other server processes' intake writers on a file lock without bloc
 loops at once; a polled wait handed the lock over up to a millisecond or two late, while every
 request of the waiting process's batch waited too), and if anything else holds SQLite's write
 lock (the worker, a web request) it hands that batch to the thread, which waits for the lock
-there. The writers' connections leave WAL checkpoints to a thread (`store.checkpoint`). On
-PostgreSQL every batch is written in the thread (round trips would stall the loop), on a
-connection the thread keeps, and `ingest_tx` sends its statements in three pipelined round
-trips.
+there. The writers' connections leave WAL checkpoints to a thread (`store.checkpoint`).
+
+On PostgreSQL every batch is written in the thread (round trips would stall the loop), on a
+connection the thread keeps, and `ingest_tx` sends its statements in pipelined round trips.
+The processes of one host take turns the same way, on a lock file in a private directory
+(`host_lock_path`), before they cut a batch; the batch's advisory locks (`ingest_tx`) then find
+no other writer of this host in the way. Without the turns, each process cut its next batch as
+soon as the last one committed and then waited inside its transaction for the other's advisory
+lock: twice as many batches of half the size, each paying the same round trips (measured: new
+alerts +28%). Correctness never depends on the file: the advisory locks and the database's
+constraints hold across hosts, and a process that finds the file held for longer than
+`HOST_LOCK_PATIENCE_SECONDS` writes without its turn.
 
 If a batch fails (e.g. a cross-process race on PostgreSQL), each of its submissions is retried
 in a transaction of its own so one bad request cannot fail the others.
@@ -33,17 +41,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import sqlite3
 import stat
+import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine, Transaction
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from fireline.config import Settings
 from fireline.errors import FirelineError
 from fireline.store import checkpoint
 from fireline.usecases import alerts
@@ -60,6 +72,37 @@ GATHER_ROUNDS = 4  # event loop turns a batch waits for requests already read to
 # can go to another waiting process, or be lost when the FIFO is full).
 LOCK_POLL_SECONDS = 0.001
 WAKE_FALLBACK_SECONDS = 0.005
+# PostgreSQL: a process waits this long for its host's turn, then writes without it (the turns
+# only make batches bigger; a process that hangs while holding the file must not stop intake).
+HOST_LOCK_PATIENCE_SECONDS = 1.0
+
+
+def host_lock_path(settings: Settings) -> str | None:
+    """Where a database's intake writers take turns: beside a SQLite file; for PostgreSQL, in
+    this user's private directory (`$XDG_RUNTIME_DIR`, or `fireline-<uid>` in the temporary
+    directory, made 0700 and checked: another user must not be able to hold the turn), named
+    after the database's host, port and name. None when there is no such place (then every
+    process writes when it likes)."""
+    path = settings.sqlite_path()
+    if path is not None:
+        return str(path) + ".intake-lock"
+    if settings.is_sqlite:
+        return None  # in memory: one process
+    url = make_url(settings.database_url)
+    name = hashlib.sha256(f"{url.host}:{url.port}/{url.database}".encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(
+        tempfile.gettempdir(), f"fireline-{os.getuid()}"
+    )
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(base, 0o700)
+        info = os.lstat(base)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+            raise OSError(f"{base} is not a directory of this user's that only it can write")
+    except OSError:
+        log.warning("no private directory for the intake's host lock", exc_info=True)
+        return None
+    return os.path.join(base, f"fireline-intake-{name}.lock")
 
 
 class CommitFailed(Exception):
@@ -76,13 +119,16 @@ class GroupCommitter:
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         path = ctx.settings.sqlite_path()
-        self._lock_path = None if path is None else str(path) + ".intake-lock"
+        self._lock_path = host_lock_path(ctx.settings)
         self.inline = ctx.settings.is_sqlite
         self._conn: Connection | None = None  # the event-loop writer's (SQLite)
         # The writer thread's, kept across batches: a pooled connection per batch cost a
         # checkout, a liveness ping (a round trip on PostgreSQL) and a check-in.
         self._thread_conn: Connection | None = None
         self._lock_file: BinaryIO | None = None
+        # PostgreSQL: this process holds the host's turn for the batch being written; the
+        # writer thread passes it on as soon as the batch's COMMIT is sent (`_pass_turn`)
+        self._turn = False
         self._wake_fd: int | None = None  # the release FIFO, read and written (SQLite files)
         self._wake_failed = False
         # SQLite files: WAL checkpoints in a thread, not in the commits (`store.checkpoint`)
@@ -106,14 +152,18 @@ class GroupCommitter:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="fireline-ingest")
         try:
             while self._pending:
-                locked = self.inline and await self._take_lock()
+                ready = await self._take_lock()
                 # Cut the batch once the lock is ours: what arrived while waiting joins it.
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 subs = [s for s, _ in batch]
-                errors = self._write_inline(subs) if locked else None
+                errors = self._write_inline(subs) if ready and self.inline else None
                 if errors is None:
-                    errors = await loop.run_in_executor(self._executor, self._write, subs)
+                    self._turn = ready and not self.inline
+                    try:
+                        errors = await loop.run_in_executor(self._executor, self._write, subs)
+                    finally:
+                        self._pass_turn()  # if the thread has not
                 for (_, future), error in zip(batch, errors, strict=True):
                     if future.done():
                         continue
@@ -125,13 +175,17 @@ class GroupCommitter:
             self._running = False
 
     async def _take_lock(self) -> bool:
-        """Before an event-loop write: let requests whose bytes have arrived reach `submit`
-        (a few turns of the loop: read, parse, validate), then take the cross-process intake
-        lock without blocking the loop. False if that fails (the thread writes the batch)."""
+        """Before a batch is cut: let requests whose bytes have arrived reach `submit` (a few
+        turns of the loop: read, parse, validate), then take the host's intake lock without
+        blocking the loop (True also where there is none). False if that fails, or (on
+        PostgreSQL) takes longer than HOST_LOCK_PATIENCE_SECONDS: a SQLite batch then goes to
+        the thread, which waits for the lock there; a PostgreSQL batch is written without it."""
+        loop = asyncio.get_running_loop()
         for _ in range(GATHER_ROUNDS):
             if len(self._pending) >= self.max_batch:
                 break
             await asyncio.sleep(0)
+        deadline = None if self.inline else loop.time() + HOST_LOCK_PATIENCE_SECONDS
         try:
             fileno = self._lock_fileno()
             while fileno is not None:
@@ -139,9 +193,15 @@ class GroupCommitter:
                     fcntl.flock(fileno, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if deadline is not None and loop.time() >= deadline:
+                        log.warning(
+                            "intake host lock held for over %.1f s; writing without it",
+                            HOST_LOCK_PATIENCE_SECONDS,
+                        )
+                        return False
                     await self._released()
         except Exception:
-            log.exception("event-loop intake writer cannot take its lock")
+            log.exception("intake writer cannot take its host lock")
             return False
         return True
 
@@ -244,7 +304,7 @@ class GroupCommitter:
         On a SQLite file the caller holds the intake lock, and the checkpoint the thread may
         have asked for runs here, after the commit."""
         try:
-            alerts.ingest_tx(conn, self.ctx, subs)
+            alerts.ingest_tx(conn, self.ctx, subs, commit=True, commit_sent=self._pass_turn)
             transaction.commit()
         except BaseException:
             if transaction.is_active:
@@ -275,6 +335,15 @@ class GroupCommitter:
         if self._lock_file is not None:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
             self._announce_release()
+
+    def _pass_turn(self) -> None:
+        """PostgreSQL: let the host's next writer cut its batch (once per turn; from the writer
+        thread once the COMMIT is on its way, else from the event loop after the batch). The
+        next batch's advisory locks wait for this one's COMMIT on the server, while its
+        requests were already being gathered."""
+        if self._turn:
+            self._turn = False
+            self._unlock()
 
     def _announce_release(self) -> None:
         """Wake a process waiting for the intake lock (none may be: the byte then waits)."""
@@ -324,7 +393,7 @@ class GroupCommitter:
         `flock` wakes the next writer the moment the previous one commits. The database's own
         locking still guarantees correctness; this only removes the waiting.
         """
-        fileno = self._lock_fileno()
+        fileno = self._lock_fileno() if self.inline else None  # PostgreSQL: `_drain` holds it
         if fileno is None:
             yield
             return
@@ -332,8 +401,7 @@ class GroupCommitter:
         try:
             yield
         finally:
-            fcntl.flock(fileno, fcntl.LOCK_UN)
-            self._announce_release()
+            self._unlock()
 
     def close(self) -> None:
         if self._executor is not None:

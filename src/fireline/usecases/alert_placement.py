@@ -157,6 +157,10 @@ def plan(
         else:
             silence_rows.append(found)
     conf = {sid: _service_rules(stored.get(sid)) for sid in services}
+    if len(_SEEN_GROUPING) >= _RULES_MAX:
+        _SEEN_GROUPING.clear()
+    for sid, (grouping, _, _) in conf.items():
+        _SEEN_GROUPING[sid] = grouping
     silences = _silences(sorted(silence_rows, key=lambda row: row.id))
     needs_group: list[tuple[PendingAlert, str]] = []
     for state in created:
@@ -193,48 +197,100 @@ def plan(
     return Plan(conf=conf, needs_group=needs_group)
 
 
-def query_groups(conn: Connection, planned: Plan, now: datetime) -> list[GroupsLater]:
-    """Ask for the open incident groups per service that the plan's alerts could join (read
-    them with `assign`). Keyed modes fetch the groups with the batch's keys; `time_window`
-    services fetch the groups opened within their window."""
-    wanted, conf = planned.needs_group, planned.conf
-    if not wanted:
-        return []
-    keyed = sorted({(s.service_id, k) for s, k in wanted})
-    windowed = {
-        s.service_id: conf[s.service_id][0].window_minutes or 0
-        for s, _ in wanted
-        if conf[s.service_id][0].mode is GroupingMode.TIME_WINDOW
-    }
+@dataclass(slots=True)
+class GroupQuery:
+    """Open incident groups asked for, read with `assign`: those with one of the (service,
+    key) pairs `keyed`, and per `time_window` service those opened at or after `since[service]`
+    (the answer may hold more: it is filtered by `decide_group`)."""
+
+    keyed: set[tuple[int, str]]
+    since: dict[int, datetime]
+    found: list[GroupsLater]
+
+    def covers(self, keyed: set[tuple[int, str]], since: dict[int, datetime]) -> bool:
+        return keyed <= self.keyed and all(
+            s in self.since and self.since[s] <= t for s, t in since.items()
+        )
+
+
+# The grouping rule this process last planned with, per service, for `guess_groups`
+_SEEN_GROUPING: dict[int, GroupingRule] = {}
+
+
+def _ask_groups(
+    conn: Connection, keyed: set[tuple[int, str]], since: dict[int, datetime]
+) -> GroupQuery:
     services = sorted({s for s, _ in keyed})
     found = [
         alert_repo.open_groups(conn, services=services, statuses=OPEN_INCIDENT, keys=list(part))
         for part in chunks(sorted({k for _, k in keyed}))
     ]
-    if windowed:
-        since = now - timedelta(minutes=max(windowed.values()))
+    if since:
         found.append(
             alert_repo.open_groups(
-                conn, services=sorted(windowed), statuses=OPEN_INCIDENT, since=since
+                conn, services=sorted(since), statuses=OPEN_INCIDENT, since=min(since.values())
             )
         )
-    return found
+    return GroupQuery(keyed=keyed, since=since, found=found)
 
 
-def assign(
-    session: Callable[[], Session],
-    ctx: Context,
+def guess_groups(
+    conn: Connection, triggers: Iterable[tuple[int, AlertEvent]], now: datetime
+) -> GroupQuery | None:
+    """Before the batch's rules are read, ask for the groups its triggers (service id, event)
+    would join under the grouping rules this process last planned with: PostgreSQL sends this
+    with the batch's first queries, and `query_groups` asks again only if the guess misses
+    (new rules, a service not seen yet). None if there is nothing to guess."""
+    keyed: set[tuple[int, str]] = set()
+    since: dict[int, datetime] = {}
+    for service_id, event in triggers:
+        rule = _SEEN_GROUPING.get(service_id)
+        if rule is None:
+            continue
+        if rule.mode is GroupingMode.TIME_WINDOW:
+            since[service_id] = now - timedelta(minutes=rule.window_minutes or 0)
+        else:
+            keyed.add((service_id, grouping_key(rule, event, now=now)))
+    if not keyed and not since:
+        return None
+    return _ask_groups(conn, keyed, since)
+
+
+def query_groups(
+    conn: Connection,
     planned: Plan,
-    groups: list[GroupsLater],
     now: datetime,
-) -> None:
-    """Put every alert of the plan into the open incident of its group, opening an incident
-    (through `incidents.declare_tx`, priority from the service's severity map, in the session
-    `session()` returns, asked for only then) when none fits. `OpenGroup.id` is the incident
-    id."""
+    guessed: GroupQuery | None = None,
+    *,
+    opening: Sequence[int] = (),
+) -> GroupQuery:
+    """Ask for the open incident groups per service that the plan's alerts could join (read
+    them with `assign`), unless `guessed` already asked for all of them (then: no query, and
+    on PostgreSQL no round trip). With `opening`, first take the lock of opening incidents on
+    those services (`opening_services`), then ask. Keyed modes fetch
+    the groups with the batch's keys; `time_window` services fetch the groups opened within
+    their window."""
+    conf = planned.conf
+    keyed = {(s.service_id, k) for s, k in planned.needs_group}
+    since = {
+        s.service_id: now - timedelta(minutes=conf[s.service_id][0].window_minutes or 0)
+        for s, _ in planned.needs_group
+        if conf[s.service_id][0].mode is GroupingMode.TIME_WINDOW
+    }
+    if not opening and guessed is not None and guessed.covers(keyed, since):
+        return guessed
+    if not keyed and not since:
+        return GroupQuery(keyed=keyed, since=since, found=[])
+    with alert_repo.pipelined(conn):  # PostgreSQL: one round trip
+        alert_repo.lock_openings(conn, opening)
+        return _ask_groups(conn, keyed, since)
+
+
+def _candidates(groups: GroupQuery) -> dict[int, list[OpenGroup]]:
+    """The open groups found, per service (each incident once)."""
     candidates: dict[int, list[OpenGroup]] = {}
     seen: set[int] = set()
-    for later in groups:
+    for later in groups.found:
         for row in later.get():
             if row.incident_id in seen:
                 continue
@@ -242,6 +298,40 @@ def assign(
             candidates.setdefault(row.service_id, []).append(
                 OpenGroup(id=row.incident_id, key=row.group_key, opened_at=row.opened_at)
             )
+    return candidates
+
+
+def opening_services(planned: Plan, groups: GroupQuery, now: datetime) -> list[int]:
+    """The services on which `assign` would open an incident, given `groups` (no I/O).
+
+    A batch that runs beside others (PostgreSQL, shared service locks) must not open one
+    before it holds the service's opening lock and has looked at the groups again: another
+    batch may just have opened the same group."""
+    candidates = _candidates(groups)
+    opening: set[int] = set()
+    for state, _ in planned.needs_group:
+        assert state.event is not None
+        grouping = planned.conf[state.service_id][0]
+        service_groups = candidates.setdefault(state.service_id, [])
+        decision = decide_group(grouping, state.event, service_groups, now=now)
+        if decision.join is None:
+            opening.add(state.service_id)
+            service_groups.append(OpenGroup(id=0, key=decision.key, opened_at=now))
+    return sorted(opening)
+
+
+def assign(
+    session: Callable[[], Session],
+    ctx: Context,
+    planned: Plan,
+    groups: GroupQuery,
+    now: datetime,
+) -> None:
+    """Put every alert of the plan into the open incident of its group, opening an incident
+    (through `incidents.declare_tx`, priority from the service's severity map, in the session
+    `session()` returns, asked for only then) when none fits. `OpenGroup.id` is the incident
+    id."""
+    candidates = _candidates(groups)
     for state, _ in planned.needs_group:
         assert state.new is not None and state.event is not None
         grouping, severity_map, _ = planned.conf[state.service_id]

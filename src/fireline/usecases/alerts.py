@@ -17,15 +17,23 @@ commit pay off. Rules:
 * when the last open alert of an incident resolves, the incident resolves (service setting
   `auto_resolve`) or its timeline says so.
 
-Across processes: SQLite serialises writers (BEGIN IMMEDIATE); on PostgreSQL the batch takes a
-transaction-level advisory lock per service, and the partial unique index on open alerts
-backs it up.
+Across processes: SQLite serialises writers (BEGIN IMMEDIATE). On PostgreSQL a batch takes a
+transaction-level advisory lock per service: exclusive if it resolves alerts, shared otherwise,
+so batches that only add, repeat or acknowledge alerts run side by side. Where they could
+collide:
+
+* two of them opening an incident for the same group: a batch about to open one takes the
+  service's (exclusive) opening lock and looks at the open groups again first;
+* two of them opening an alert with the same dedup key: the partial unique index on open
+  alerts fails the later one, and the committer retries its requests one by one (they then
+  find the alert open and repeat it);
+* repeats of one alert: `occurrence_count = occurrence_count + n` under the row's lock.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,19 +140,38 @@ class _Sessions:
             self._session.close()
 
 
-def ingest_tx(db: Session | Connection, ctx: Context, submissions: Sequence[Submission]) -> None:
+def ingest_tx(
+    db: Session | Connection,
+    ctx: Context,
+    submissions: Sequence[Submission],
+    *,
+    commit: bool = False,
+    commit_sent: Callable[[], None] | None = None,
+) -> None:
     """Apply every submission in the caller's transaction (a session's, or a connection's:
-    an ORM session is then made only if the batch needs one); fill `submission.outcome`."""
+    an ORM session is then made only if the batch needs one); fill `submission.outcome`.
+
+    With `commit` the caller means to commit right after: on PostgreSQL the COMMIT then goes
+    with the batch's writes, in their round trip, when nothing after them needs the
+    transaction (the caller's own commit then has nothing left to do). It raises like the
+    caller's commit would; the caller still rolls back on any error."""
     sessions = _Sessions(ctx, db)
     try:
-        _ingest(db if isinstance(db, Connection) else db.connection(), sessions, ctx, submissions)
+        conn = db if isinstance(db, Connection) else db.connection()
+        _ingest(conn, sessions, ctx, submissions, commit=commit, commit_sent=commit_sent)
         sessions.flush()
     finally:
         sessions.close()
 
 
 def _ingest(
-    conn: Connection, sessions: _Sessions, ctx: Context, submissions: Sequence[Submission]
+    conn: Connection,
+    sessions: _Sessions,
+    ctx: Context,
+    submissions: Sequence[Submission],
+    *,
+    commit: bool,
+    commit_sent: Callable[[], None] | None,
 ) -> None:
     now = ctx.clock.now()
     wanted: set[tuple[int, str]] = set()
@@ -160,14 +187,27 @@ def _ingest(
     # PostgreSQL: the lock, the lookups and (if the batch may open alerts) the services' rules
     # in one round trip. SQLite has no round trips and reads the rules only when needed.
     postgres = conn.dialect.name == "postgresql"
-    rules = None
+    rules = guessed = None
+    triggers = [
+        (item.service_id, item.event)
+        for sub in submissions
+        for item in sub.alerts
+        if item.event.action is Action.TRIGGER
+    ]
+    # PostgreSQL: batches without resolves run beside each other (shared service locks).
+    # A batch that resolves alerts runs alone: it may resolve an incident whose last alert
+    # it resolves, which no other batch may be joining meanwhile. (SQLite: always alone.)
+    shared = postgres and not any(
+        item.event.action is Action.RESOLVE for sub in submissions for item in sub.alerts
+    )
     with alert_repo.pipelined(conn):
-        alert_repo.lock_services(conn, services)
+        alert_repo.lock_services(conn, services, shared=shared)
         lookups = _lookups(conn, wanted, now - STALE_REPEAT_WINDOW)
-        if postgres and any(
-            i.event.action is Action.TRIGGER for s in submissions for i in s.alerts
-        ):
+        if postgres and triggers:
+            # and the groups new alerts would join, by the rules last seen (one round trip
+            # fewer for most batches: `query_groups` asks only if this guess misses)
             rules = alert_repo.service_rules(conn, services, now=now)
+            guessed = placement.guess_groups(conn, triggers, now)
     open_alerts, history = _loaded(lookups, wanted)
 
     created: list[PendingAlert] = []
@@ -231,25 +271,30 @@ def _ingest(
             state.outcomes.append((outcome, len(outcome.alert_ids)))
             outcome.alert_ids.append(state.id)
 
-    ids: list[int] = []
     if created:
         if rules is None:
             rules = alert_repo.service_rules(conn, sorted({s.service_id for s in created}), now=now)
         planned = placement.plan(created, history, rules.get(), now)
-        with alert_repo.pipelined(conn):
-            groups = placement.query_groups(conn, planned, now)
-            reserved = alert_repo.reserve_alert_ids(conn, len(created))
+        groups = placement.query_groups(conn, planned, now, guessed)
+        opening = placement.opening_services(planned, groups, now) if shared else []
+        if opening:  # take turns opening incidents with the batches beside this one
+            groups = placement.query_groups(conn, planned, now, opening=opening)
         placement.assign(sessions, ctx, planned, groups, now)
-        ids = reserved.get()
         sessions.flush()  # incidents and groups opened by `assign`, before rows refer to them
     integration_ids = sorted({sub.integration.id for sub in submissions if sub.touch})
+    resolved_incidents = {s.incident_id for s in touched if s.resolved and s.incident_id}
+    resolved_incidents |= {s.incident_id for s in created if s.resolved and s.incident_id}
     with alert_repo.pipelined(conn):  # PostgreSQL: every write of the batch in one round trip
-        _insert_new(conn, ctx, created, ids, now)
+        new_ids = _insert_new(conn, ctx, created, now)
         _apply_updates(conn, touched, now)
         _record_changes(conn, ctx, submissions, now)
         alert_repo.touch_integrations(conn, integration_ids, now=now)
-    resolved_incidents = {s.incident_id for s in touched if s.resolved and s.incident_id}
-    resolved_incidents |= {s.incident_id for s in created if s.resolved and s.incident_id}
+        if commit and postgres and not resolved_incidents:
+            alert_repo.commit_pipelined(conn)
+            if commit_sent is not None:
+                commit_sent()
+    for state, alert_id in zip(created, new_ids.get(), strict=True):
+        state.id = alert_id
     if resolved_incidents:
         _after_resolve(sessions(), ctx, resolved_incidents, now)
     for state in (*created, *touched):
@@ -297,11 +342,12 @@ def _new_row(sub: Submission, item: Incoming, now: datetime) -> dict[str, Any]:
 
 
 def _insert_new(
-    conn: Connection, ctx: Context, created: list[PendingAlert], ids: list[int], now: datetime
-) -> None:
-    if not created:
-        return
+    conn: Connection, ctx: Context, created: list[PendingAlert], now: datetime
+) -> alert_repo.Later[list[int]]:
+    """Insert the batch's new alerts, and an `alert_attached` event on the incident of each
+    that joined or opened one; their ids, in order, once read."""
     rows = []
+    attached: list[dict[str, Any] | None] = []
     for state in created:
         assert state.new is not None
         row = state.new
@@ -312,17 +358,10 @@ def _insert_new(
             row["resolved_at"] = now
         row["occurrence_count"] = 1 + state.bump
         rows.append(row)
-    for row, alert_id in zip(rows, ids, strict=True):
-        row["id"] = alert_id
-    alert_repo.insert_alerts(conn, rows)
-    events = []
-    for state, alert_id in zip(created, ids, strict=True):
-        state.id = alert_id
-        if state.incident_id is None:
-            continue
-        assert state.new is not None
-        events.append(
-            {
+        attached.append(
+            None
+            if state.incident_id is None
+            else {
                 "record_type": incidents.RECORD,
                 "record_id": state.incident_id,
                 "kind": EventKind.ALERT_ATTACHED.value,
@@ -332,15 +371,14 @@ def _insert_new(
                 "visibility": "internal",
                 "body": None,
                 "data": {
-                    "alert_id": alert_id,
-                    "summary": state.new["summary"],
-                    "severity": state.new["severity"],
+                    "summary": row["summary"],
+                    "severity": row["severity"],
                     "dedup_key": state.dedup_key,
-                    "source": state.new["source"],
+                    "source": row["source"],
                 },
             }
         )
-    alert_repo.insert_events(conn, events)
+    return alert_repo.insert_alerts(conn, rows, attached)
 
 
 def _apply_updates(conn: Connection, touched: list[PendingAlert], now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from operator import itemgetter
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -191,6 +191,7 @@ class Later(Generic[T]):
     def __init__(self, cursor: Any, convert: Callable[[list[Any]], T]) -> None:
         self._cursor = cursor
         self._convert = convert
+        self._value: tuple[T] | None = None
 
     @classmethod
     def of(cls, value: T) -> Later[T]:
@@ -198,7 +199,11 @@ class Later(Generic[T]):
         return later
 
     def get(self) -> T:
-        return self._convert([] if self._cursor is None else self._cursor.fetchall())
+        """The result (read once; the same value every time)."""
+        if self._value is None:
+            rows = [] if self._cursor is None else self._cursor.fetchall()
+            self._value = (self._convert(rows),)
+        return self._value[0]
 
 
 @contextmanager
@@ -332,48 +337,104 @@ def _bulk_insert(
     cursor.executemany(sql, params)
 
 
-def reserve_alert_ids(db: DB, count: int) -> Later[list[int]]:
-    """`count` fresh alert ids, safe against concurrent writers.
-
-    SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so max(id)+1... is free.
-    PostgreSQL: taken from the table's sequence.
-    """
-    if count <= 0:
-        return Later.of([])
-    conn = connection_of(db)
-    driver = _Driver(conn)
-    if driver.sqlite:
-        return driver.lookup(
-            "SELECT coalesce(max(id), 0) FROM alerts",
-            [],
-            lambda rows: list(range(int(rows[0][0]) + 1, int(rows[0][0]) + 1 + count)),
-        )
-    return driver.lookup(
-        "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, %s)",
-        [count],
-        lambda rows: [int(r[0]) for r in rows],
-        fresh_plan=False,
-    )
-
-
 _SERVICE_LOCK_BASE = 7_000_000_000  # advisory lock keys of the intake: this + service id
+_OPENING_LOCK_BASE = 8_000_000_000  # and of opening incidents from alerts on a service
 
 
-def lock_services(db: DB, service_ids: Sequence[int]) -> None:
+def lock_services(db: DB, service_ids: Sequence[int], *, shared: bool = False) -> None:
     """PostgreSQL: take the intake's transaction-level advisory lock of each service, in
-    order (so two writers never wait on each other crosswise). SQLite: nothing, BEGIN
-    IMMEDIATE already serialises writers."""
+    order (so two writers never wait on each other crosswise); `shared` by batches that may
+    run beside each other. SQLite: nothing, BEGIN IMMEDIATE already serialises writers."""
+    _advisory_locks(db, _SERVICE_LOCK_BASE, service_ids, shared=shared)
+
+
+def lock_openings(db: DB, service_ids: Sequence[int]) -> None:
+    """PostgreSQL: take the (exclusive) lock of opening incidents from alerts on each service,
+    in order, after `lock_services`. SQLite: nothing."""
+    _advisory_locks(db, _OPENING_LOCK_BASE, service_ids, shared=False)
+
+
+def _advisory_locks(db: DB, base: int, ids: Sequence[int], *, shared: bool) -> None:
     conn = connection_of(db)
     if conn.dialect.name == "sqlite":
         return
     cursor = driver_cursor(conn)
-    for service_id in sorted(set(service_ids)):
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SERVICE_LOCK_BASE + service_id,))
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    for key in sorted(set(ids)):
+        cursor.execute(f"SELECT {function}(%s)", (base + key,))
 
 
-def insert_alerts(db: DB, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert alert rows (each with its reserved `id`)."""
-    _bulk_insert(db, "alerts", ALERT_COLUMNS, rows)
+def commit_pipelined(db: DB) -> None:
+    """PostgreSQL, inside `pipelined`: COMMIT the transaction with the block's statements, in
+    their round trip (the driver's `commit()` there waits for an extra one). If a statement
+    before it fails, the server skips it and the block raises; if the COMMIT itself fails,
+    the block raises and the transaction is gone. Either way nothing of it is stored, and the
+    connection's own commit or rollback afterwards has nothing left to do."""
+    conn = connection_of(db)
+    assert conn.dialect.name == "postgresql"
+    driver_cursor(conn).execute("COMMIT")
+
+
+def insert_alerts(
+    db: DB, rows: Sequence[dict[str, Any]], attached: Sequence[dict[str, Any] | None]
+) -> Later[list[int]]:
+    """Insert new alert rows (their `id` is set here) and, for each row whose `attached`
+    entry is a timeline event row, that event with the alert's id added to its `data` as
+    `alert_id`. The new ids, in row order.
+
+    SQLite: the caller holds the write lock, so max(id)+1... are free. PostgreSQL: one
+    statement (ids from the table's sequence, returned to the events and to the caller), so
+    the batch needs no round trip to reserve ids before its writes."""
+    assert len(rows) == len(attached)
+    if not rows:
+        return Later.of([])
+    conn = connection_of(db)
+    cursor = driver_cursor(conn)
+    if conn.dialect.name == "sqlite":
+        cursor.execute("SELECT coalesce(max(id), 0) FROM alerts")
+        first = int(cursor.fetchone()[0]) + 1
+        ids = list(range(first, first + len(rows)))
+        events = []
+        for row, alert_id, event in zip(rows, ids, attached, strict=True):
+            row["id"] = alert_id
+            if event is not None:
+                event["data"]["alert_id"] = alert_id
+                events.append(event)
+        _bulk_insert(conn, "alerts", ALERT_COLUMNS, rows)
+        _bulk_insert(conn, "timeline_events", EVENT_COLUMNS, events)
+        return Later.of(ids)
+    numbered = [{**row, "n": n} for n, row in enumerate(rows)]
+    events = [{**event, "n": n} for n, event in enumerate(attached) if event is not None]
+    cursor.execute(
+        _postgres_insert_attached(),
+        (orjson.dumps(numbered).decode(), orjson.dumps(events).decode()),
+    )
+    return Later(cursor, lambda found: [int(r[0]) for r in found])
+
+
+@cache
+def _postgres_insert_attached() -> str:
+    """`insert_alerts` on PostgreSQL: the alerts inserted in row order (so the sequence gives
+    them ascending ids in that order), numbered back by id, and the events joined to their
+    alert's number."""
+    alert_columns = [c for c in ALERT_COLUMNS if c != "id"]
+    names = ", ".join(alert_columns)
+    typed = ", ".join(f"{c} {_pg_type(c)}" for c in alert_columns)
+    event_names = ", ".join(EVENT_COLUMNS)
+    event_values = ", ".join(
+        "v.data || jsonb_build_object('alert_id', a.id)" if c == "data" else f"v.{c}"
+        for c in EVENT_COLUMNS
+    )
+    event_typed = ", ".join(f"{c} {_pg_type(c)}" for c in EVENT_COLUMNS)
+    return (
+        f"WITH inserted AS (INSERT INTO alerts ({names}) SELECT {names} "  # noqa: S608
+        f"FROM json_to_recordset(%s::json) AS t({typed}, n integer) ORDER BY t.n RETURNING id), "
+        "a AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM inserted), "
+        f"e AS (INSERT INTO timeline_events ({event_names}) SELECT {event_values} "
+        f"FROM json_to_recordset(%s::json) AS v({event_typed}, n integer) "
+        "JOIN a ON a.n = v.n ORDER BY a.id) "
+        "SELECT id FROM a ORDER BY n"
+    )
 
 
 def insert_events(db: DB, rows: Sequence[dict[str, Any]]) -> None:
@@ -394,7 +455,9 @@ def bump(db: DB, counts: Sequence[tuple[int, int]], *, now: datetime) -> None:
             [(n, _sqlite_time(now), alert_id) for alert_id, n in counts],
         )
         return
-    # PostgreSQL: one statement over arrays (one round trip, not one pipelined query per row)
+    # PostgreSQL: one statement over arrays (one round trip, not one pipelined query per row),
+    # the rows in id order: batches bumping the same alerts side by side lock them in one order
+    counts = sorted(counts)
     cursor.execute(
         "UPDATE alerts SET occurrence_count = alerts.occurrence_count + t.n, last_seen_at = %s "
         "FROM unnest(%s::integer[], %s::integer[]) AS t(id, n) WHERE alerts.id = t.id",
@@ -402,9 +465,21 @@ def bump(db: DB, counts: Sequence[tuple[int, int]], *, now: datetime) -> None:
     )
 
 
+TOUCH_EVERY = timedelta(seconds=1)
+
+
 def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
-    """Set `last_event_at` of the integrations `ids` (a sign of life of their senders)."""
-    _update_ids(db, "integrations", ids, {"last_event_at": now})
+    """Set `last_event_at` of the integrations `ids` (a sign of life of their senders) where
+    it is older than TOUCH_EVERY: updating the row with every batch made concurrent batches
+    of one integration wait for each other's commit on its row lock."""
+    _update_ids(
+        db,
+        "integrations",
+        ids,
+        {"last_event_at": now},
+        only="(last_event_at IS NULL OR last_event_at < {mark})",
+        only_values=[now - TOUCH_EVERY],
+    )
 
 
 def acknowledge(db: DB, ids: Sequence[int], *, now: datetime) -> None:
@@ -420,10 +495,16 @@ def resolve(db: DB, ids: Sequence[int], *, now: datetime) -> None:
 
 
 def _update_ids(
-    db: DB, table: str, ids: Sequence[int], values: dict[str, Any], *, only: str = "TRUE"
+    db: DB,
+    table: str,
+    ids: Sequence[int],
+    values: dict[str, Any],
+    *,
+    only: str = "TRUE",
+    only_values: Sequence[Any] = (),
 ) -> None:
     """One driver statement: set `values` on the rows of `table` whose id is among `ids` (and
-    that match the constant condition `only`)."""
+    that match the condition `only`, whose `{mark}` placeholders take `only_values`)."""
     if not ids:
         return
     conn = connection_of(db)
@@ -431,9 +512,11 @@ def _update_ids(
     among, id_values = driver.among(ids, "integer")
     sets = ", ".join(f"{column} = {driver.mark}" for column in values)
     params = [driver.time(v) if isinstance(v, datetime) else v for v in values.values()]
+    condition = only.format(mark=driver.mark)
+    extra = [driver.time(v) if isinstance(v, datetime) else v for v in only_values]
     driver_cursor(conn).execute(
-        f"UPDATE {table} SET {sets} WHERE id {among} AND {only}",  # noqa: S608
-        [*params, *id_values],
+        f"UPDATE {table} SET {sets} WHERE id {among} AND {condition}",  # noqa: S608
+        [*params, *id_values, *extra],
     )
 
 

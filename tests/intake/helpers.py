@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import time
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.conftest import Person
 
+from fireline.ingest.committer import GroupCommitter
 from fireline.store.models import Incident
 from fireline.store.models.alerts import Alert
 from fireline.usecases import catalog
@@ -93,3 +98,21 @@ def am_payload(*items: dict[str, Any]) -> dict[str, Any]:
         "externalURL": "http://am:9093",
         "alerts": list(items),
     }
+
+
+async def wait_for_other_process(
+    other: GroupCommitter, request: Coroutine[Any, Any, int], hold: float
+) -> tuple[bool, int, float]:
+    """Hold the intake lock as `other` (another server process) would, send `request` and
+    release the lock after `hold` seconds. Returns whether the request was still waiting
+    then, its status, and the seconds from the release to its answer."""
+    fileno = other._lock_fileno()
+    assert fileno is not None
+    fcntl.flock(fileno, fcntl.LOCK_EX)
+    waiting = asyncio.ensure_future(request)
+    await asyncio.sleep(hold)
+    waited = not waiting.done()
+    released = time.monotonic()
+    other._unlock()
+    status = await asyncio.wait_for(waiting, 10)
+    return waited, status, time.monotonic() - released

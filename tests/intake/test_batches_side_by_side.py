@@ -292,16 +292,13 @@ def test_a_postgres_batch_waits_for_its_turn_but_not_forever(
 
     async def scenario() -> tuple[bool, float, float]:
         assert await _post(app, key, "warm-up") == 202
+        request = _post(app, key, "released")
+        waited, status, after_release = await helpers.wait_for_other_process(
+            other_process, request, 0.3
+        )
+        assert status == 202
         fileno = other_process._lock_fileno()
         assert fileno is not None
-        fcntl.flock(fileno, fcntl.LOCK_EX)
-        waiting = asyncio.ensure_future(_post(app, key, "released"))
-        await asyncio.sleep(0.3)
-        waited = not waiting.done()
-        released = time.monotonic()
-        other_process._unlock()
-        assert await asyncio.wait_for(waiting, 10) == 202
-        after_release = time.monotonic() - released
         fcntl.flock(fileno, fcntl.LOCK_EX)  # and never released
         started = time.monotonic()
         assert await asyncio.wait_for(_post(app, key, "held"), 10) == 202

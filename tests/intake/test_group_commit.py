@@ -4,7 +4,6 @@ on PostgreSQL a batch that fails is retried one by one and the writer goes on.""
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import sqlite3
 import time
 from pathlib import Path
@@ -92,16 +91,8 @@ def test_a_waiting_writer_takes_the_intake_lock_as_soon_as_another_process_relea
 
     async def scenario() -> tuple[bool, int, float]:
         assert await _post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
-        fileno = other_process._lock_fileno()
-        assert fileno is not None
-        fcntl.flock(fileno, fcntl.LOCK_EX)  # the other process is writing
-        request = asyncio.ensure_future(_post(app, "/v2/enqueue", helpers.trigger(key, "k-3")))
-        await asyncio.sleep(0.2)
-        waited = not request.done()
-        released = time.monotonic()
-        other_process._unlock()
-        status = await asyncio.wait_for(request, 10)
-        return waited, status, time.monotonic() - released
+        request = _post(app, "/v2/enqueue", helpers.trigger(key, "k-3"))
+        return await helpers.wait_for_other_process(other_process, request, 0.2)
 
     try:
         waited, status, took = asyncio.run(scenario())

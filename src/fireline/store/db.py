@@ -59,18 +59,20 @@ def _configure_sqlite(engine: Engine) -> None:
         # Writers take the lock up front: no deadlock-prone read->write upgrade under load.
         options = conn.get_execution_options()
         mode = options.get("sqlite_begin", "IMMEDIATE")
-        if not options.get("sqlite_nowait"):
+        nowait = bool(options.get("sqlite_nowait"))
+        # `sqlite_nowait`: fail at once (sqlite3.OperationalError "database is locked")
+        # instead of waiting for the lock: the intake's event-loop writer then hands its batch
+        # to a thread. Its connection keeps a busy timeout of 0 until it is used without the
+        # option again (switching it around every BEGIN cost two statements per batch).
+        record = conn.connection
+        if record.info.get("sqlite_nowait", False) != nowait:
+            timeout = 0 if nowait else BUSY_TIMEOUT_MS
+            record.dbapi_connection.execute(f"PRAGMA busy_timeout={timeout}")
+            record.info["sqlite_nowait"] = nowait
+        if nowait:  # straight on the driver: this runs for every intake batch
+            record.dbapi_connection.execute(f"BEGIN {mode}")
+        else:
             conn.exec_driver_sql(f"BEGIN {mode}")
-            return
-        # Fail at once (sqlite3.OperationalError "database is locked") instead of waiting for
-        # the lock: the intake's event-loop writer then hands its batch to a thread. Straight
-        # on the driver: this runs for every intake batch.
-        raw = conn.connection.dbapi_connection
-        raw.execute("PRAGMA busy_timeout=0")
-        try:
-            raw.execute(f"BEGIN {mode}")
-        finally:
-            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

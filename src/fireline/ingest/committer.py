@@ -338,9 +338,9 @@ class GroupCommitter:
 
     def _pass_turn(self) -> None:
         """PostgreSQL: let the host's next writer cut its batch (once per turn; from the writer
-        thread once the COMMIT is on its way, else from the event loop after the batch). The
-        next batch's advisory locks wait for this one's COMMIT on the server, while its
-        requests were already being gathered."""
+        thread once the COMMIT is on its way, else from the event loop after the batch). Where
+        the next batch collides with this one (`usecases.alerts`), the server makes it wait
+        for this COMMIT."""
         if self._turn:
             self._turn = False
             self._unlock()

@@ -130,6 +130,10 @@ class _Sessions:
             self._session = self._ctx.sessions(bind=self._conn)  # joins its transaction
         return self._session
 
+    @property
+    def made(self) -> bool:
+        return self._session is not None
+
     def flush(self) -> None:
         if self._session is not None:
             self._session.flush()
@@ -152,8 +156,9 @@ def ingest_tx(
     an ORM session is then made only if the batch needs one); fill `submission.outcome`.
 
     With `commit` the caller means to commit right after: on PostgreSQL the COMMIT then goes
-    with the batch's writes, in their round trip, when nothing after them needs the
-    transaction (the caller's own commit then has nothing left to do). It raises like the
+    with the batch's writes, in their round trip, when the batch did no ORM work and nothing
+    after the writes needs the transaction (the caller's own commit then has nothing left to
+    do). It raises like the
     caller's commit would; the caller still rolls back on any error."""
     sessions = _Sessions(ctx, db)
     try:
@@ -289,7 +294,9 @@ def _ingest(
         _apply_updates(conn, touched, now)
         _record_changes(conn, ctx, submissions, now)
         alert_repo.touch_integrations(conn, integration_ids, now=now)
-        if commit and postgres and not resolved_incidents:
+        # (not after ORM work, e.g. an incident opened: the caller's commit ends that, as
+        # anywhere else, and such batches are rare)
+        if commit and postgres and not resolved_incidents and not sessions.made:
             alert_repo.commit_pipelined(conn)
             if commit_sent is not None:
                 commit_sent()

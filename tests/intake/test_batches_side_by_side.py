@@ -312,3 +312,25 @@ def test_a_postgres_batch_waits_for_its_turn_but_not_forever(
     assert after_release < 1.0
     assert 1.4 < held < 5
     assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "released", "held"]
+
+
+@pytest.mark.parametrize("backend", POSTGRES, indirect=True)
+def test_the_postgres_writers_planner_setting_stays_with_its_connection(ctx: Context) -> None:
+    """The writer's kept connection plans without sequential scans (its reads run from cached
+    index plans); when the committer lets it go, it is closed for good rather than returned to
+    the pool, where the web pages' queries would inherit the setting."""
+    source = _source(ctx)
+    committer = GroupCommitter(ctx)
+    try:
+        assert committer._write([_submission(source, "k")]) == [None]
+        conn = committer._thread_conn
+        assert conn is not None
+        assert conn.exec_driver_sql("SHOW enable_seqscan").scalar() == "off"
+        conn.rollback()
+        raw = conn.connection.dbapi_connection
+    finally:
+        committer.close()
+    assert raw is not None and raw.closed
+    assert [a.dedup_key for a in helpers.alerts(ctx)] == ["k"]
+    with ctx.reading() as session:
+        assert session.connection().exec_driver_sql("SHOW enable_seqscan").scalar() == "on"

@@ -58,6 +58,7 @@ from sqlalchemy.exc import OperationalError
 from fireline.config import Settings
 from fireline.errors import FirelineError
 from fireline.store import checkpoint
+from fireline.store.repos import alerts as alert_repo
 from fireline.usecases import alerts
 from fireline.usecases.context import Context
 from fireline.usecases.submissions import Submission
@@ -280,20 +281,28 @@ class GroupCommitter:
         batch cost a checkout, a check-in and their events: about a tenth of a batch)."""
         if self._conn is None:
             conn = self._engine.connect().execution_options(sqlite_nowait=True)
-            self._leave_checkpoints(conn)
+            self._keep(conn)
             self._conn = conn
         return self._conn
 
-    def _leave_checkpoints(self, conn: Connection) -> None:
-        """A new kept connection of the writers: its commits do not checkpoint."""
+    def _keep(self, conn: Connection) -> None:
+        """A new kept connection of the writers: on a SQLite file its commits do not
+        checkpoint; on PostgreSQL it plans the intake's reads with indexes, from cached plans
+        (`alert_repo.prefer_index_plans`)."""
         if self.checkpointer is not None:
             checkpoint.disable_auto(conn.connection.dbapi_connection)
+        if not self.inline:
+            alert_repo.prefer_index_plans(conn)
 
     def _release(self, conn: Connection) -> None:
-        """Close one of the writers' kept connections (back to the pool as it came)."""
+        """Close one of the writers' kept connections: back to the pool as it came (SQLite),
+        or for good (PostgreSQL: its session plans without sequential scans)."""
         if self.checkpointer is not None and not conn.invalidated:
             with contextlib.suppress(Exception):
                 checkpoint.restore_auto(conn.connection.dbapi_connection)
+        if not self.inline and not conn.invalidated:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
         with contextlib.suppress(Exception):
             conn.close()
 
@@ -361,7 +370,7 @@ class GroupCommitter:
                 conn = self._thread_conn
                 if conn is None:
                     conn = self._thread_conn = self._engine.connect()
-                    self._leave_checkpoints(conn)
+                    self._keep(conn)
                 try:
                     self._apply(conn, conn.begin(), subs)
                 except BaseException:

@@ -26,6 +26,7 @@ from fireline.domain.alert_grouping import Action, AlertEvent, Severity
 from fireline.ingest import committer as committer_module
 from fireline.ingest.committer import GroupCommitter, host_lock_path
 from fireline.store.models import Incident, TimelineEvent
+from fireline.store.models.alerts import Integration
 from fireline.usecases import alert_placement, alert_settings, alerts, integrations
 from fireline.usecases.context import Context
 from fireline.usecases.submissions import Incoming, IntegrationInfo, Submission
@@ -334,3 +335,36 @@ def test_the_postgres_writers_planner_setting_stays_with_its_connection(ctx: Con
     assert [a.dedup_key for a in helpers.alerts(ctx)] == ["k"]
     with ctx.reading() as session:
         assert session.connection().exec_driver_sql("SHOW enable_seqscan").scalar() == "on"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", *POSTGRES], indirect=True)
+def test_an_integrations_last_event_time_follows_its_events_within_a_second(
+    ctx: Context, clock: FrozenClock
+) -> None:
+    """`last_event_at` shows when an integration last sent something (new alerts, repeats),
+    updated at most once a second so that batches side by side do not queue on its row."""
+    source = _source(ctx)
+
+    def last_event() -> Any:
+        with ctx.reading() as session:
+            integration = session.get(Integration, source.id)
+            assert integration is not None
+            return integration.last_event_at
+
+    def send(key: str) -> None:
+        with ctx.transaction() as session:
+            alerts.ingest_tx(session, ctx, [_submission(source, key)])
+
+    assert last_event() is None
+    start = clock.now()
+    send("a")
+    assert last_event() == start
+    clock.advance(seconds=0.5)
+    send("b")
+    assert last_event() == start  # within the second
+    clock.advance(seconds=1)
+    send("a")  # a repeat counts too
+    assert last_event() == clock.now()
+    clock.advance(seconds=2)
+    send("c")
+    assert last_event() == clock.now()

@@ -171,11 +171,11 @@ def test_a_postgres_batch_failing_in_its_pipeline_is_retried_one_by_one(
     real_insert = alert_repo.insert_alerts
     failed: list[int] = []
 
-    def insert_failing_once(db: Any, rows: Any, attached: Any) -> Any:
+    def insert_failing_once(db: Any, rows: Any, attached: Any, **kwargs: Any) -> Any:
         if rows and not failed:
             failed.append(len(rows))
             alert_repo.driver_cursor(alert_repo.connection_of(db)).execute("SELECT 1/0")
-        return real_insert(db, rows, attached)
+        return real_insert(db, rows, attached, **kwargs)
 
     monkeypatch.setattr(alert_repo, "insert_alerts", insert_failing_once)
 

@@ -270,9 +270,8 @@ def query_groups(
     """Ask for the open incident groups per service that the plan's alerts could join (read
     them with `assign`), unless `guessed` already asked for all of them (then: no query, and
     on PostgreSQL no round trip). With `opening`, first take the lock of opening incidents on
-    those services (`opening_services`), then ask. Keyed modes fetch
-    the groups with the batch's keys; `time_window` services fetch the groups opened within
-    their window."""
+    those services (`opening_services`), then ask. Keyed modes fetch the groups with the
+    batch's keys; `time_window` services fetch the groups opened within their window."""
     conf = planned.conf
     keyed = {(s.service_id, k) for s, k in planned.needs_group}
     since = {

@@ -290,10 +290,9 @@ def _ingest(
     resolved_incidents = {s.incident_id for s in touched if s.resolved and s.incident_id}
     resolved_incidents |= {s.incident_id for s in created if s.resolved and s.incident_id}
     with alert_repo.pipelined(conn):  # PostgreSQL: every write of the batch in one round trip
-        new_ids = _insert_new(conn, ctx, created, now)
+        new_ids = _insert_new(conn, ctx, created, now, touch=integration_ids)
         _apply_updates(conn, touched, now)
         _record_changes(conn, ctx, submissions, now)
-        alert_repo.touch_integrations(conn, integration_ids, now=now)
         # (not after ORM work, e.g. an incident opened: the caller's commit ends that, as
         # anywhere else, and such batches are rare)
         if commit and postgres and not resolved_incidents and not sessions.made:
@@ -349,10 +348,16 @@ def _new_row(sub: Submission, item: Incoming, now: datetime) -> dict[str, Any]:
 
 
 def _insert_new(
-    conn: Connection, ctx: Context, created: list[PendingAlert], now: datetime
+    conn: Connection,
+    ctx: Context,
+    created: list[PendingAlert],
+    now: datetime,
+    *,
+    touch: Sequence[int],
 ) -> alert_repo.Later[list[int]]:
     """Insert the batch's new alerts, and an `alert_attached` event on the incident of each
-    that joined or opened one; their ids, in order, once read."""
+    that joined or opened one, and touch the integrations `touch` (all in one statement on
+    PostgreSQL); the new alerts' ids, in order, once read."""
     rows = []
     attached: list[dict[str, Any] | None] = []
     for state in created:
@@ -385,7 +390,7 @@ def _insert_new(
                 },
             }
         )
-    return alert_repo.insert_alerts(conn, rows, attached)
+    return alert_repo.insert_alerts(conn, rows, attached, touch=touch, now=now)
 
 
 def _apply_updates(conn: Connection, touched: list[PendingAlert], now: datetime) -> None:

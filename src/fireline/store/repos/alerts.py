@@ -399,21 +399,29 @@ def commit_pipelined(db: DB) -> None:
 
 
 def insert_alerts(
-    db: DB, rows: Sequence[dict[str, Any]], attached: Sequence[dict[str, Any] | None]
+    db: DB,
+    rows: Sequence[dict[str, Any]],
+    attached: Sequence[dict[str, Any] | None],
+    *,
+    touch: Sequence[int] = (),
+    now: datetime,
 ) -> Later[list[int]]:
     """Insert new alert rows (their `id` is set here) and, for each row whose `attached`
     entry is a timeline event row, that event with the alert's id added to its `data` as
-    `alert_id`. The new ids, in row order.
+    `alert_id`; and `touch_integrations(touch, now=now)`. The new ids, in row order.
 
     SQLite: the caller holds the write lock, so max(id)+1... are free. PostgreSQL: one
-    statement (ids from the table's sequence, returned to the events and to the caller), so
-    the batch needs no round trip to reserve ids before its writes."""
+    statement (ids from the table's sequence, returned to the events and to the caller, and
+    the integrations' update): the batch needs no round trip to reserve ids before its
+    writes, and each statement less is ~5% more new alerts per second."""
     assert len(rows) == len(attached)
     if not rows:
+        touch_integrations(db, touch, now=now)
         return Later.of([])
     conn = connection_of(db)
     cursor = driver_cursor(conn)
     if conn.dialect.name == "sqlite":
+        touch_integrations(conn, touch, now=now)
         cursor.execute("SELECT coalesce(max(id), 0) FROM alerts")
         first = int(cursor.fetchone()[0]) + 1
         ids = list(range(first, first + len(rows)))
@@ -430,7 +438,13 @@ def insert_alerts(
     events = [{**event, "n": n} for n, event in enumerate(attached) if event is not None]
     cursor.execute(
         _postgres_insert_attached(),
-        (orjson.dumps(numbered).decode(), orjson.dumps(events).decode()),
+        (
+            orjson.dumps(numbered).decode(),
+            orjson.dumps(events).decode(),
+            now,
+            orjson.dumps(list(touch)).decode(),
+            now - TOUCH_EVERY,
+        ),
     )
     return Later(cursor, lambda found: [int(r[0]) for r in found])
 
@@ -438,8 +452,8 @@ def insert_alerts(
 @cache
 def _postgres_insert_attached() -> str:
     """`insert_alerts` on PostgreSQL: the alerts inserted in row order (so the sequence gives
-    them ascending ids in that order), numbered back by id, and the events joined to their
-    alert's number."""
+    them ascending ids in that order), numbered back by id, the events joined to their
+    alert's number, and the integrations touched as `touch_integrations` does."""
     alert_columns = [c for c in ALERT_COLUMNS if c != "id"]
     names = ", ".join(alert_columns)
     typed = ", ".join(f"{c} {_pg_type(c)}" for c in alert_columns)
@@ -455,7 +469,10 @@ def _postgres_insert_attached() -> str:
         "a AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM inserted), "
         f"e AS (INSERT INTO timeline_events ({event_names}) SELECT {event_values} "
         f"FROM json_to_recordset(%s::json) AS v({event_typed}, n integer) "
-        "JOIN a ON a.n = v.n ORDER BY a.id) "
+        "JOIN a ON a.n = v.n ORDER BY a.id), "
+        "t AS (UPDATE integrations SET last_event_at = %s "
+        "WHERE id = ANY(ARRAY(SELECT json_array_elements_text(%s::json))::integer[]) "
+        "AND (last_event_at IS NULL OR last_event_at < %s)) "
         "SELECT id FROM a ORDER BY n"
     )
 

@@ -413,7 +413,8 @@ def insert_alerts(
     SQLite: the caller holds the write lock, so max(id)+1... are free. PostgreSQL: one
     statement (ids from the table's sequence, returned to the events and to the caller, and
     the integrations' update): the batch needs no round trip to reserve ids before its
-    writes, and each statement less is ~5% more new alerts per second."""
+    writes, and the touch no statement of its own (which cost ~5% of new alerts per
+    second)."""
     assert len(rows) == len(attached)
     if not rows:
         touch_integrations(db, touch, now=now)

@@ -313,7 +313,7 @@ class GroupCommitter:
         On a SQLite file the caller holds the intake lock, and the checkpoint the thread may
         have asked for runs here, after the commit."""
         try:
-            alerts.ingest_tx(conn, self.ctx, subs, commit=True, commit_sent=self._pass_turn)
+            alerts.ingest_tx(conn, self.ctx, subs, commit_sent=self._pass_turn)
             transaction.commit()
         except BaseException:
             if transaction.is_active:

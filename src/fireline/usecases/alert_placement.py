@@ -7,8 +7,8 @@ grouping keys; `query_groups` asks for the open incident groups they could join 
 if `guess_groups` already asked for them with the batch's first queries, by the rules this
 process last used); `assign` applies `alert_grouping.decide_group` to them (opening an
 incident through `incidents.declare_tx`, priority from the service's severity map, when none
-fits). A batch that runs beside others first asks `opening_services` whether it would open
-one, and if so takes the opening lock and asks `query_groups` again.
+fits). A batch that runs beside others assigns with `may_open=False` first; if that would
+open an incident, it takes the opening lock, asks `query_groups` again and assigns again.
 """
 
 from __future__ import annotations
@@ -237,6 +237,22 @@ def _ask_groups(
     return GroupQuery(keyed=keyed, since=since, found=found)
 
 
+def _wanted(
+    items: Iterable[tuple[int, GroupingRule, str]], now: datetime
+) -> tuple[set[tuple[int, str]], dict[int, datetime]]:
+    """What to ask for the (service id, rule, grouping key) of new alerts: keyed modes the
+    groups with their keys, `time_window` services every group opened within the window
+    (`decide_group` looks at no key there)."""
+    keyed: set[tuple[int, str]] = set()
+    since: dict[int, datetime] = {}
+    for service_id, rule, key in items:
+        if rule.mode is GroupingMode.TIME_WINDOW:
+            since[service_id] = now - timedelta(minutes=rule.window_minutes or 0)
+        else:
+            keyed.add((service_id, key))
+    return keyed, since
+
+
 def guess_groups(
     conn: Connection, triggers: Iterable[tuple[int, AlertEvent]], now: datetime
 ) -> GroupQuery | None:
@@ -244,16 +260,14 @@ def guess_groups(
     would join under the grouping rules this process last planned with: PostgreSQL sends this
     with the batch's first queries, and `query_groups` asks again only if the guess misses
     (new rules, a service not seen yet). None if there is nothing to guess."""
-    keyed: set[tuple[int, str]] = set()
-    since: dict[int, datetime] = {}
-    for service_id, event in triggers:
-        rule = _SEEN_GROUPING.get(service_id)
-        if rule is None:
-            continue
-        if rule.mode is GroupingMode.TIME_WINDOW:
-            since[service_id] = now - timedelta(minutes=rule.window_minutes or 0)
-        else:
-            keyed.add((service_id, grouping_key(rule, event, now=now)))
+    keyed, since = _wanted(
+        (
+            (service_id, rule, grouping_key(rule, event, now=now))
+            for service_id, event in triggers
+            if (rule := _SEEN_GROUPING.get(service_id)) is not None
+        ),
+        now,
+    )
     if not keyed and not since:
         return None
     return _ask_groups(conn, keyed, since)
@@ -270,15 +284,11 @@ def query_groups(
     """Ask for the open incident groups per service that the plan's alerts could join (read
     them with `assign`), unless `guessed` already asked for all of them (then: no query, and
     on PostgreSQL no round trip). With `opening`, first take the lock of opening incidents on
-    those services (`opening_services`), then ask. Keyed modes fetch the groups with the
-    batch's keys; `time_window` services fetch the groups opened within their window."""
-    conf = planned.conf
-    keyed = {(s.service_id, k) for s, k in planned.needs_group}
-    since = {
-        s.service_id: now - timedelta(minutes=conf[s.service_id][0].window_minutes or 0)
-        for s, _ in planned.needs_group
-        if conf[s.service_id][0].mode is GroupingMode.TIME_WINDOW
-    }
+    those services (what `assign(may_open=False)` returned), then ask."""
+    keyed, since = _wanted(
+        ((s.service_id, planned.conf[s.service_id][0], key) for s, key in planned.needs_group),
+        now,
+    )
     if not opening and guessed is not None and guessed.covers(keyed, since):
         return guessed
     if not keyed and not since:
@@ -288,8 +298,25 @@ def query_groups(
         return _ask_groups(conn, keyed, since)
 
 
-def _candidates(groups: GroupQuery) -> dict[int, list[OpenGroup]]:
-    """The open groups found, per service (each incident once)."""
+def assign(
+    session: Callable[[], Session],
+    ctx: Context,
+    planned: Plan,
+    groups: GroupQuery,
+    now: datetime,
+    *,
+    may_open: bool = True,
+) -> list[int]:
+    """Put every alert of the plan into the open incident of its group, opening an incident
+    (through `incidents.declare_tx`, priority from the service's severity map, in the session
+    `session()` returns, asked for only then) when none fits. `OpenGroup.id` is the incident
+    id. Returns [].
+
+    Unless `may_open`, it opens none: a batch that runs beside others (PostgreSQL, shared
+    service locks) must first hold a service's opening lock and look at the groups again,
+    since another batch may just have opened the same group. If an alert would open one, it
+    returns the services where that is so; the caller then takes their locks, asks again
+    (`query_groups(opening=...)`) and assigns again, which redoes every alert."""
     candidates: dict[int, list[OpenGroup]] = {}
     seen: set[int] = set()
     for later in groups.found:
@@ -300,40 +327,7 @@ def _candidates(groups: GroupQuery) -> dict[int, list[OpenGroup]]:
             candidates.setdefault(row.service_id, []).append(
                 OpenGroup(id=row.incident_id, key=row.group_key, opened_at=row.opened_at)
             )
-    return candidates
-
-
-def opening_services(planned: Plan, groups: GroupQuery, now: datetime) -> list[int]:
-    """The services on which `assign` would open an incident, given `groups` (no I/O).
-
-    A batch that runs beside others (PostgreSQL, shared service locks) must not open one
-    before it holds the service's opening lock and has looked at the groups again: another
-    batch may just have opened the same group."""
-    candidates = _candidates(groups)
     opening: set[int] = set()
-    for state, _ in planned.needs_group:
-        assert state.event is not None
-        grouping = planned.conf[state.service_id][0]
-        service_groups = candidates.setdefault(state.service_id, [])
-        decision = decide_group(grouping, state.event, service_groups, now=now)
-        if decision.join is None:
-            opening.add(state.service_id)
-            service_groups.append(OpenGroup(id=0, key=decision.key, opened_at=now))
-    return sorted(opening)
-
-
-def assign(
-    session: Callable[[], Session],
-    ctx: Context,
-    planned: Plan,
-    groups: GroupQuery,
-    now: datetime,
-) -> None:
-    """Put every alert of the plan into the open incident of its group, opening an incident
-    (through `incidents.declare_tx`, priority from the service's severity map, in the session
-    `session()` returns, asked for only then) when none fits. `OpenGroup.id` is the incident
-    id."""
-    candidates = _candidates(groups)
     for state, _ in planned.needs_group:
         assert state.new is not None and state.event is not None
         grouping, severity_map, _ = planned.conf[state.service_id]
@@ -341,12 +335,17 @@ def assign(
         decision = decide_group(grouping, state.event, service_groups, now=now)
         if decision.join is not None:
             incident_id = decision.join.id
-        else:
+        elif may_open:
             incident_id = _open_incident(session(), ctx, state, severity_map, decision.key, now)
             service_groups.append(OpenGroup(id=incident_id, key=decision.key, opened_at=now))
+        else:
+            opening.add(state.service_id)
+            service_groups.append(OpenGroup(id=0, key=decision.key, opened_at=now))
+            continue
         state.new["group_key"] = decision.key
         state.incident_id = incident_id
         state.new["incident_id"] = incident_id
+    return sorted(opening)
 
 
 def _open_incident(

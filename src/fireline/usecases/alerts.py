@@ -45,6 +45,7 @@ from fireline.domain import incident_lifecycle as lifecycle
 from fireline.domain.alert_grouping import (
     MAX_ANNOTATION_VALUE,
     Action,
+    AlertEvent,
 )
 from fireline.domain.timeline import EventKind
 from fireline.store.models import Incident, TimelineEvent
@@ -149,21 +150,20 @@ def ingest_tx(
     ctx: Context,
     submissions: Sequence[Submission],
     *,
-    commit: bool = False,
     commit_sent: Callable[[], None] | None = None,
 ) -> None:
     """Apply every submission in the caller's transaction (a session's, or a connection's:
     an ORM session is then made only if the batch needs one); fill `submission.outcome`.
 
-    With `commit` the caller means to commit right after: on PostgreSQL the COMMIT then goes
-    with the batch's writes, in their round trip, when the batch did no ORM work and nothing
-    after the writes needs the transaction (the caller's own commit then has nothing left to
-    do). It raises like the
+    With `commit_sent` the caller means to commit right after: on PostgreSQL the COMMIT then
+    goes with the batch's writes, in their round trip, when the batch did no ORM work and
+    nothing after the writes needs the transaction, and `commit_sent()` is called once it is
+    on its way (the caller's own commit then has nothing left to do). It raises like the
     caller's commit would; the caller still rolls back on any error."""
     sessions = _Sessions(ctx, db)
     try:
         conn = db if isinstance(db, Connection) else db.connection()
-        _ingest(conn, sessions, ctx, submissions, commit=commit, commit_sent=commit_sent)
+        _ingest(conn, sessions, ctx, submissions, commit_sent=commit_sent)
         sessions.flush()
     finally:
         sessions.close()
@@ -175,17 +175,22 @@ def _ingest(
     ctx: Context,
     submissions: Sequence[Submission],
     *,
-    commit: bool,
     commit_sent: Callable[[], None] | None,
 ) -> None:
     now = ctx.clock.now()
     wanted: set[tuple[int, str]] = set()
     service_ids: set[int] = set()
+    triggers: list[tuple[int, AlertEvent]] = []
+    resolves = False
     for sub in submissions:
         service_ids.add(sub.integration.service_id)
         for item in sub.alerts:
             wanted.add((sub.integration.id, item.event.dedup_key))
             service_ids.add(item.service_id)
+            if item.event.action is Action.TRIGGER:
+                triggers.append((item.service_id, item.event))
+            elif item.event.action is Action.RESOLVE:
+                resolves = True
     # Core statements go to the connection: the session's execute path (and each
     # `session.connection()`) costs more than a small statement itself.
     services = sorted(service_ids)
@@ -193,18 +198,10 @@ def _ingest(
     # in one round trip. SQLite has no round trips and reads the rules only when needed.
     postgres = conn.dialect.name == "postgresql"
     rules = guessed = None
-    triggers = [
-        (item.service_id, item.event)
-        for sub in submissions
-        for item in sub.alerts
-        if item.event.action is Action.TRIGGER
-    ]
     # PostgreSQL: batches without resolves run beside each other (shared service locks).
     # A batch that resolves alerts runs alone: it may resolve an incident whose last alert
     # it resolves, which no other batch may be joining meanwhile. (SQLite: always alone.)
-    shared = postgres and not any(
-        item.event.action is Action.RESOLVE for sub in submissions for item in sub.alerts
-    )
+    shared = postgres and not resolves
     with alert_repo.pipelined(conn):
         alert_repo.lock_services(conn, services, shared=shared)
         lookups = _lookups(conn, wanted, now - STALE_REPEAT_WINDOW)
@@ -281,10 +278,10 @@ def _ingest(
             rules = alert_repo.service_rules(conn, sorted({s.service_id for s in created}), now=now)
         planned = placement.plan(created, history, rules.get(), now)
         groups = placement.query_groups(conn, planned, now, guessed)
-        opening = placement.opening_services(planned, groups, now) if shared else []
+        opening = placement.assign(sessions, ctx, planned, groups, now, may_open=not shared)
         if opening:  # take turns opening incidents with the batches beside this one
             groups = placement.query_groups(conn, planned, now, opening=opening)
-        placement.assign(sessions, ctx, planned, groups, now)
+            placement.assign(sessions, ctx, planned, groups, now)
         sessions.flush()  # incidents and groups opened by `assign`, before rows refer to them
     integration_ids = sorted({sub.integration.id for sub in submissions if sub.touch})
     resolved_incidents = {s.incident_id for s in touched if s.resolved and s.incident_id}
@@ -295,10 +292,9 @@ def _ingest(
         _record_changes(conn, ctx, submissions, now)
         # (not after ORM work, e.g. an incident opened: the caller's commit ends that, as
         # anywhere else, and such batches are rare)
-        if commit and postgres and not resolved_incidents and not sessions.made:
+        if commit_sent and postgres and not resolved_incidents and not sessions.made:
             alert_repo.commit_pipelined(conn)
-            if commit_sent is not None:
-                commit_sent()
+            commit_sent()
     for state, alert_id in zip(created, new_ids.get(), strict=True):
         state.id = alert_id
     if resolved_incidents:

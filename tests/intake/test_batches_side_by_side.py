@@ -316,6 +316,54 @@ def test_a_postgres_batch_waits_for_its_turn_but_not_forever(
 
 
 @pytest.mark.parametrize("backend", POSTGRES, indirect=True)
+def test_a_postgres_batch_passes_the_turn_once_it_has_read_not_once_it_commits(
+    ctx: Context,
+    settings: Settings,
+    engine: Engine,
+    clock: FrozenClock,
+    monkeypatch: Any,
+    tmp_path: Path,
+) -> None:
+    """While a batch decides where its alerts go (slowed here), another process of the host
+    can already take the turn and cut its own batch: the turn covers only the batch's locks and
+    reads. The slow batch is still stored and answered."""
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    _source(ctx)
+    key = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd2", config={"rate_limit_per_minute": 0}
+    ).key
+    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    slow = threading.Event()
+    _slowed(monkeypatch, "assign", 0.6, slow.is_set)
+    path = host_lock_path(settings)
+    assert path is not None
+
+    async def scenario() -> tuple[int, bool]:
+        assert await _post(app, key, "warm-up") == 202
+        slow.set()
+        request = asyncio.ensure_future(_post(app, key, "slow"))
+        taken = False
+        with open(path, "a+b") as other_process:
+            deadline = time.monotonic() + 0.5
+            while not taken and not request.done() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+                try:
+                    fcntl.flock(other_process.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                taken = not request.done()
+                fcntl.flock(other_process.fileno(), fcntl.LOCK_UN)
+        return await request, taken
+
+    status, taken = asyncio.run(scenario())
+    assert status == 202
+    assert taken, "the turn stayed with the batch while it decided and wrote"
+    assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "slow"]
+
+
+@pytest.mark.parametrize("backend", POSTGRES, indirect=True)
 def test_the_postgres_writers_planner_setting_stays_with_its_connection(ctx: Context) -> None:
     """The writer's kept connection plans without sequential scans (its reads run from cached
     index plans); when the committer lets it go, it is closed for good rather than returned to

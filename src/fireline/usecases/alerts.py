@@ -150,20 +150,24 @@ def ingest_tx(
     ctx: Context,
     submissions: Sequence[Submission],
     *,
-    commit_sent: Callable[[], None] | None = None,
+    commit: bool = False,
+    locked: Callable[[], None] | None = None,
 ) -> None:
     """Apply every submission in the caller's transaction (a session's, or a connection's:
     an ORM session is then made only if the batch needs one); fill `submission.outcome`.
 
-    With `commit_sent` the caller means to commit right after: on PostgreSQL the COMMIT then
-    goes with the batch's writes, in their round trip, when the batch did no ORM work and
-    nothing after the writes needs the transaction, and `commit_sent()` is called once it is
-    on its way (the caller's own commit then has nothing left to do). It raises like the
-    caller's commit would; the caller still rolls back on any error."""
+    With `commit` the caller means to commit right after: on PostgreSQL the COMMIT then goes
+    with the batch's writes, in their round trip, when the batch did no ORM work and nothing
+    after the writes needs the transaction (the caller's own commit then has nothing left to
+    do). It raises like the caller's commit would; the caller still rolls back on any error.
+
+    `locked()` is called once the batch holds its locks and has read the alerts it deals
+    with: from then on another batch can start its own reads beside it (the group committer
+    lets the host's next writer cut its batch)."""
     sessions = _Sessions(ctx, db)
     try:
         conn = db if isinstance(db, Connection) else db.connection()
-        _ingest(conn, sessions, ctx, submissions, commit_sent=commit_sent)
+        _ingest(conn, sessions, ctx, submissions, commit=commit, locked=locked)
         sessions.flush()
     finally:
         sessions.close()
@@ -175,7 +179,8 @@ def _ingest(
     ctx: Context,
     submissions: Sequence[Submission],
     *,
-    commit_sent: Callable[[], None] | None,
+    commit: bool,
+    locked: Callable[[], None] | None,
 ) -> None:
     now = ctx.clock.now()
     wanted: set[tuple[int, str]] = set()
@@ -210,6 +215,8 @@ def _ingest(
             # fewer for most batches: `query_groups` asks only if this guess misses)
             rules = alert_repo.service_rules(conn, services, now=now)
             guessed = placement.guess_groups(conn, triggers, now)
+    if locked is not None:
+        locked()
     open_alerts, history = _loaded(lookups, wanted)
 
     created: list[PendingAlert] = []
@@ -292,9 +299,8 @@ def _ingest(
         _record_changes(conn, ctx, submissions, now)
         # (not after ORM work, e.g. an incident opened: the caller's commit ends that, as
         # anywhere else, and such batches are rare)
-        if commit_sent and postgres and not resolved_incidents and not sessions.made:
+        if commit and postgres and not resolved_incidents and not sessions.made:
             alert_repo.commit_pipelined(conn)
-            commit_sent()
     for state, alert_id in zip(created, new_ids.get(), strict=True):
         state.id = alert_id
     if resolved_incidents:

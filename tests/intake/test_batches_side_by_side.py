@@ -205,6 +205,20 @@ def test_a_key_opened_resolved_and_opened_again_in_one_batch_is_two_alerts(
         ).all()
     assert [e.data["alert_id"] for e in attached] == [first.id, second.id]
     assert [e.record_id for e in attached] == [first.incident_id, second.incident_id]
+    # what the incident's timeline shows of each alert, the same on both databases
+    assert [e.data for e in attached] == [
+        {
+            "summary": "k",
+            "severity": "critical",
+            "dedup_key": "k",
+            "source": "pagerduty",
+            "alert_id": alert.id,
+        }
+        for alert in (first, second)
+    ]
+    assert {(e.record_type, e.actor_label, e.visibility, e.at) for e in attached} == {
+        ("incident", ctx.actor.label, "internal", first.first_seen_at)
+    }
 
 
 @pytest.mark.parametrize("backend", POSTGRES, indirect=True)

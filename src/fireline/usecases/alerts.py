@@ -361,7 +361,6 @@ def _insert_new(
     that joined or opened one, and touch the integrations `touch` (all in one statement on
     PostgreSQL); the new alerts' ids, in order, once read."""
     rows = []
-    attached: list[dict[str, Any] | None] = []
     for state in created:
         assert state.new is not None
         row = state.new
@@ -372,26 +371,12 @@ def _insert_new(
             row["resolved_at"] = now
         row["occurrence_count"] = 1 + state.bump
         rows.append(row)
-        attached.append(
-            None
-            if state.incident_id is None
-            else {
-                "record_type": incidents.RECORD,
-                "record_id": state.incident_id,
-                "kind": EventKind.ALERT_ATTACHED.value,
-                "at": now,
-                "actor_id": None,
-                "actor_label": ctx.actor.label,
-                "visibility": "internal",
-                "body": None,
-                "data": {
-                    "summary": row["summary"],
-                    "severity": row["severity"],
-                    "dedup_key": state.dedup_key,
-                    "source": row["source"],
-                },
-            }
-        )
+    attached = alert_repo.Attached(
+        record_type=incidents.RECORD,
+        kind=EventKind.ALERT_ATTACHED.value,
+        actor_label=ctx.actor.label,
+        visibility="internal",
+    )
     return alert_repo.insert_alerts(conn, rows, attached, touch=touch, now=now)
 
 

@@ -398,24 +398,32 @@ def commit_pipelined(db: DB) -> None:
     driver_cursor(conn).execute("COMMIT")
 
 
+class Attached(NamedTuple):
+    """The timeline event that each new alert placed in an incident gets on that incident."""
+
+    record_type: str
+    kind: str
+    actor_label: str
+    visibility: str
+
+
 def insert_alerts(
     db: DB,
     rows: Sequence[dict[str, Any]],
-    attached: Sequence[dict[str, Any] | None],
+    attached: Attached,
     *,
     touch: Sequence[int] = (),
     now: datetime,
 ) -> Later[list[int]]:
-    """Insert new alert rows (their `id` is set here) and, for each row whose `attached`
-    entry is a timeline event row, that event with the alert's id added to its `data` as
-    `alert_id`; and `touch_integrations(touch, now=now)`. The new ids, in row order.
+    """Insert new alert rows (their `id` is set here); for each row with an `incident_id`, the
+    event `attached` on that incident at `now`, its data the alert's summary, severity, dedup
+    key, source and id; and `touch_integrations(touch, now=now)`. The new ids, in row order.
 
     SQLite: the caller holds the write lock, so max(id)+1... are free. PostgreSQL: one
-    statement (ids from the table's sequence, returned to the events and to the caller, and
-    the integrations' update): the batch needs no round trip to reserve ids before its
-    writes, and the touch no statement of its own (which cost ~5% of new alerts per
-    second)."""
-    assert len(rows) == len(attached)
+    statement (ids from the table's sequence, the events made from the inserted rows, and the
+    integrations' update): the batch needs no round trip to reserve ids before its writes, the
+    touch no statement of its own (which cost ~5% of new alerts per second), and the events no
+    JSON of their own to send and parse (~7 µs per alert)."""
     if not rows:
         touch_integrations(db, touch, now=now)
         return Later.of([])
@@ -427,21 +435,40 @@ def insert_alerts(
         first = int(cursor.fetchone()[0]) + 1
         ids = list(range(first, first + len(rows)))
         events = []
-        for row, alert_id, event in zip(rows, ids, attached, strict=True):
+        for row, alert_id in zip(rows, ids, strict=True):
             row["id"] = alert_id
-            if event is not None:
-                event["data"]["alert_id"] = alert_id
-                events.append(event)
+            if row["incident_id"] is not None:
+                events.append(
+                    {
+                        "record_type": attached.record_type,
+                        "record_id": row["incident_id"],
+                        "kind": attached.kind,
+                        "at": now,
+                        "actor_id": None,
+                        "actor_label": attached.actor_label,
+                        "visibility": attached.visibility,
+                        "body": None,
+                        "data": {
+                            "summary": row["summary"],
+                            "severity": row["severity"],
+                            "dedup_key": row["dedup_key"],
+                            "source": row["source"],
+                            "alert_id": alert_id,
+                        },
+                    }
+                )
         _bulk_insert(conn, "alerts", ALERT_COLUMNS, rows)
         _bulk_insert(conn, "timeline_events", EVENT_COLUMNS, events)
         return Later.of(ids)
-    numbered = [{**row, "n": n} for n, row in enumerate(rows)]
-    events = [{**event, "n": n} for n, event in enumerate(attached) if event is not None]
     cursor.execute(
         _postgres_insert_attached(),
         (
-            orjson.dumps(numbered).decode(),
-            orjson.dumps(events).decode(),
+            orjson.dumps([{**row, "n": n} for n, row in enumerate(rows)]).decode(),
+            attached.record_type,
+            attached.kind,
+            now,
+            attached.actor_label,
+            attached.visibility,
             now,
             orjson.dumps(list(touch)).decode(),
             now - TOUCH_EVERY,
@@ -453,28 +480,24 @@ def insert_alerts(
 @cache
 def _postgres_insert_attached() -> str:
     """`insert_alerts` on PostgreSQL: the alerts inserted in row order (so the sequence gives
-    them ascending ids in that order), numbered back by id, the events joined to their
-    alert's number, and the integrations touched as `touch_integrations` does."""
+    them ascending ids in that order, and their order by id is the rows' order), the events
+    made from the inserted rows, and the integrations touched as `touch_integrations` does."""
     alert_columns = [c for c in ALERT_COLUMNS if c != "id"]
     names = ", ".join(alert_columns)
     typed = ", ".join(f"{c} {_pg_type(c)}" for c in alert_columns)
     event_names = ", ".join(EVENT_COLUMNS)
-    event_values = ", ".join(
-        "v.data || jsonb_build_object('alert_id', a.id)" if c == "data" else f"v.{c}"
-        for c in EVENT_COLUMNS
-    )
-    event_typed = ", ".join(f"{c} {_pg_type(c)}" for c in EVENT_COLUMNS)
     return (
         f"WITH inserted AS (INSERT INTO alerts ({names}) SELECT {names} "  # noqa: S608
-        f"FROM json_to_recordset(%s::json) AS t({typed}, n integer) ORDER BY t.n RETURNING id), "
-        "a AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM inserted), "
-        f"e AS (INSERT INTO timeline_events ({event_names}) SELECT {event_values} "
-        f"FROM json_to_recordset(%s::json) AS v({event_typed}, n integer) "
-        "JOIN a ON a.n = v.n ORDER BY a.id), "
+        f"FROM json_to_recordset(%s::json) AS t({typed}, n integer) ORDER BY t.n "
+        "RETURNING id, incident_id, summary, severity, dedup_key, source), "
+        f"e AS (INSERT INTO timeline_events ({event_names}) "
+        "SELECT %s, incident_id, %s, %s, NULL, %s, %s, NULL, jsonb_build_object("
+        "'summary', summary, 'severity', severity, 'dedup_key', dedup_key, 'source', source, "
+        "'alert_id', id) FROM inserted WHERE incident_id IS NOT NULL ORDER BY id), "
         "t AS (UPDATE integrations SET last_event_at = %s "
         "WHERE id = ANY(ARRAY(SELECT json_array_elements_text(%s::json))::integer[]) "
         "AND (last_event_at IS NULL OR last_event_at < %s)) "
-        "SELECT id FROM a ORDER BY n"
+        "SELECT id FROM inserted ORDER BY id"
     )
 
 

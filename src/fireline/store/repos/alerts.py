@@ -419,11 +419,12 @@ def insert_alerts(
     event `attached` on that incident at `now`, its data the alert's summary, severity, dedup
     key, source and id; and `touch_integrations(touch, now=now)`. The new ids, in row order.
 
-    SQLite: the caller holds the write lock, so max(id)+1... are free. PostgreSQL: one
-    statement (ids from the table's sequence, the events made from the inserted rows, and the
-    integrations' update): the batch needs no round trip to reserve ids before its writes, the
-    touch no statement of its own (which cost ~5% of new alerts per second), and the events no
-    JSON of their own to send and parse (~7 µs per alert)."""
+    Both databases make the events from the inserted rows, so they need no rows of their own
+    to be built, sent and parsed (~3 µs per alert on SQLite, ~7 µs on PostgreSQL). SQLite:
+    the caller holds the write lock, so max(id)+1... are free. PostgreSQL: one statement (ids
+    from the table's sequence, the events, and the integrations' update): the batch needs no
+    round trip to reserve ids before its writes, and the touch no statement of its own (which
+    cost ~5% of new alerts per second)."""
     if not rows:
         touch_integrations(db, touch, now=now)
         return Later.of([])
@@ -434,31 +435,21 @@ def insert_alerts(
         cursor.execute("SELECT coalesce(max(id), 0) FROM alerts")
         first = int(cursor.fetchone()[0]) + 1
         ids = list(range(first, first + len(rows)))
-        events = []
         for row, alert_id in zip(rows, ids, strict=True):
             row["id"] = alert_id
-            if row["incident_id"] is not None:
-                events.append(
-                    {
-                        "record_type": attached.record_type,
-                        "record_id": row["incident_id"],
-                        "kind": attached.kind,
-                        "at": now,
-                        "actor_id": None,
-                        "actor_label": attached.actor_label,
-                        "visibility": attached.visibility,
-                        "body": None,
-                        "data": {
-                            "summary": row["summary"],
-                            "severity": row["severity"],
-                            "dedup_key": row["dedup_key"],
-                            "source": row["source"],
-                            "alert_id": alert_id,
-                        },
-                    }
-                )
         _bulk_insert(conn, "alerts", ALERT_COLUMNS, rows)
-        _bulk_insert(conn, "timeline_events", EVENT_COLUMNS, events)
+        cursor.execute(
+            _SQLITE_INSERT_ATTACHED,
+            (
+                attached.record_type,
+                attached.kind,
+                _sqlite_time(now),
+                attached.actor_label,
+                attached.visibility,
+                first,
+                ids[-1],
+            ),
+        )
         return Later.of(ids)
     cursor.execute(
         _postgres_insert_attached(),
@@ -475,6 +466,15 @@ def insert_alerts(
         ),
     )
     return Later(cursor, lambda found: [int(r[0]) for r in found])
+
+
+# `insert_alerts` on SQLite: the events made from the rows just inserted (ids first..last)
+_SQLITE_INSERT_ATTACHED = (
+    f"INSERT INTO timeline_events ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608
+    "SELECT ?, incident_id, ?, ?, NULL, ?, ?, NULL, json_object("
+    "'summary', summary, 'severity', severity, 'dedup_key', dedup_key, 'source', source, "
+    "'alert_id', id) FROM alerts WHERE id BETWEEN ? AND ? AND incident_id IS NOT NULL ORDER BY id"
+)
 
 
 @cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 from tests.conftest import Person
 from tests.intake import helpers as h
@@ -26,6 +28,37 @@ def test_trigger_creates_alert_and_incident(
     assert (alert.status, alert.severity, alert.occurrence_count) == ("firing", "critical", 1)
     assert alert.incident_id is not None
     assert h.incident_count(ctx) == 1
+
+
+def test_an_alerts_raw_payload_does_not_keep_the_integration_key(
+    client: TestClient, ctx: Context, admin: Person
+) -> None:
+    """The key is the integration's secret: the raw event kept with an alert (shown to
+    anyone who can read alerts) has it replaced, also where the sender repeated it in the
+    details or escaped it in JSON; the rest of the payload is kept as sent."""
+    h.service(ctx)
+    key = h.integration(client, admin)["key"]
+    plain = {**h.trigger(key, "plain"), "payload": {
+        "summary": "disk full", "source": "db-1", "severity": "critical",
+        "custom_details": {"sent_with": key},
+    }}  # fmt: skip
+    assert client.post("/v2/enqueue", json=plain).status_code == 202
+    escaped = json.dumps(h.trigger(key, "escaped")).replace(
+        key, "".join(f"\\u{ord(c):04x}" for c in key)
+    )
+    assert key not in escaped
+    response = client.post(
+        "/v2/enqueue", content=escaped, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 202, response.text
+    for alert in h.alerts(ctx):
+        shown = client.get(f"/api/v1/alerts/{alert.id}", headers=admin.headers).json()
+        assert key not in shown["raw"]
+        assert json.loads(shown["raw"])["routing_key"] == "[redacted]"
+        assert json.loads(shown["raw"])["dedup_key"] == alert.dedup_key
+    first = json.loads(h.alerts(ctx)[0].raw or "{}")
+    assert first["payload"]["custom_details"] == {"sent_with": "[redacted]"}
+    assert first["payload"]["summary"] == "disk full"
 
 
 def test_repeat_only_bumps_last_seen_and_count(

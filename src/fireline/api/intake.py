@@ -43,7 +43,11 @@ from fireline.integrations.inbound import InvalidEvent
 from fireline.integrations.inbound.alertmanager import parse_alertmanager
 from fireline.integrations.inbound.generic import GenericMapping, parse_generic
 from fireline.integrations.inbound.grafana import parse_grafana
-from fireline.integrations.inbound.pagerduty_v2 import parse_change_event, parse_pagerduty_event
+from fireline.integrations.inbound.pagerduty_v2 import (
+    parse_change_event,
+    parse_pagerduty_event,
+    stored_raw,
+)
 from fireline.store.models.alerts import Integration
 from fireline.usecases.context import Context
 from fireline.usecases.integrations import DEFAULT_RATE_LIMIT, info_of, key_digest
@@ -267,10 +271,12 @@ class Intake:
     async def _pd_event(self, scope: Scope, receive: Receive) -> tuple[int, Any, Any]:
         _method(scope, "POST", pd=True)
         raw = await self._read(scope, receive)
-        [event] = parse_pagerduty_event(_json(raw), raw_size=len(raw))
-        info = await self._pd_integration(event.routing_key or "")
+        body = _json(raw)
+        [event] = parse_pagerduty_event(body, raw_size=len(raw))
+        key = event.routing_key or ""
+        info = await self._pd_integration(key)
         self._throttle(info, 1, pd=True)
-        kept = self._route(info, [event], [raw])
+        kept = self._route(info, [event], [stored_raw(raw, body, key)])
         if kept:
             await self.committer.submit(Submission(integration=info, alerts=kept))
         self._count("pagerduty", "accepted" if kept else "dropped")

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from fireline.domain.alert_grouping import (
@@ -49,6 +50,7 @@ from fireline.integrations.inbound import (
 
 SOURCE = "pagerduty"
 ROUTING_KEY_LENGTH = 32
+REDACTED = "[redacted]"
 MAX_SOURCE = 255
 ACTIONS = tuple(a.value for a in Action)
 SEVERITIES = tuple(s.value for s in Severity)
@@ -153,6 +155,22 @@ def _details(value: JsonValue) -> dict[str, JSONValue]:
 
 def _links(links: list[_Link] | None) -> list[Link | None]:
     return [http_link(link.href, link.text or "") for link in links or []]
+
+
+def stored_raw(raw: bytes, body: object, routing_key: str) -> bytes:
+    """`raw`, the body of an event for `routing_key`, as its alert keeps it: with the key
+    replaced by "[redacted]". The key is the integration's secret (Fireline stores only its
+    digest), and whoever can read alerts must not be able to send events with it. The key is
+    replaced where it appears as sent (anywhere in the body); a body that has it only in an
+    escaped form is written out again with the field replaced."""
+    if not routing_key:
+        return raw
+    literal = routing_key.encode()
+    if literal in raw:
+        return raw.replace(literal, REDACTED.encode())
+    if isinstance(body, dict) and "routing_key" in body:
+        return orjson.dumps({**body, "routing_key": REDACTED})
+    return raw
 
 
 def parse_pagerduty_event(

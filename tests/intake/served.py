@@ -89,9 +89,10 @@ def serve(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     cafile: Path | None = None,
+    log_level: str = "warning",
 ) -> Iterator[Server]:
     """Run `fireline serve` on `db` until the block ends (then SIGINT, or SIGKILL if stuck)."""
-    server = start(db, log, certfile=certfile, keyfile=keyfile, cafile=cafile)
+    server = start(db, log, certfile=certfile, keyfile=keyfile, cafile=cafile, log_level=log_level)
     try:
         yield server
     finally:
@@ -107,6 +108,7 @@ def start(
     cafile: Path | None = None,
     new_session: bool = False,
     workers: int = 1,
+    log_level: str = "warning",
 ) -> Server:
     """Start `fireline serve`; `new_session` puts it in its own process group (to kill it all)."""
     port = free_port()
@@ -117,7 +119,7 @@ def start(
         **os.environ,
         "FIRELINE_DATABASE_URL": db.url,
         "FIRELINE_SECRET_KEY": SECRET,
-        "FIRELINE_LOG_LEVEL": "warning",
+        "FIRELINE_LOG_LEVEL": log_level,
         "FIRELINE_EMBEDDED_WORKER": "false",
     }
     with log.open("ab") as sink:

@@ -10,6 +10,7 @@ import signal
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +156,33 @@ def test_every_event_answered_2xx_survives_sigkill_mid_load(
             assert ready.status == 200
         stored = set(map(str, db.column("SELECT dedup_key FROM alerts")))
     assert answered <= stored, f"{len(answered - stored)} acknowledged events were lost"
+
+
+def test_the_access_log_names_webhook_paths_without_their_keys(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """At the default log level `fireline serve` writes an access line per request; a key in
+    a webhook's path is the integration's secret and is left out of it."""
+    db = served.database(sqlite_template, tmp_path / "log.db", "alertmanager", "heartbeat")
+    log = tmp_path / "serve.log"
+    with served.serve(db, log, log_level="info") as server:
+        am = db.keys["alertmanager"]
+        body = json.dumps({"version": "4", "status": "firing", "alerts": []}).encode()
+        for path, data in (
+            (f"/hooks/alertmanager/{am}", body),
+            (f"/hooks/heartbeat/{db.keys['heartbeat']}?from=cron", None),
+            ("/hooks/alertmanager/not-a-key", body),
+        ):
+            request = urllib.request.Request(server.url + path, data=data)
+            try:
+                urllib.request.urlopen(request, timeout=5).close()
+            except urllib.error.HTTPError:
+                pass  # the unknown key: 401, logged all the same
+        deadline = time.monotonic() + 5
+        while log.read_text().count("/hooks/") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    written = log.read_text()
+    assert written.count("/hooks/alertmanager/[redacted]") == 2
+    assert "/hooks/heartbeat/[redacted]?from=cron" in written
+    assert not any(key in written for key in db.keys.values())
+    assert "not-a-key" not in written

@@ -475,8 +475,29 @@ def _bearer(scope: Scope) -> str:
     return ""
 
 
+_HOOK_KEY = re.compile(r"^(/hooks/[^/?]+/)[^/?]+")
+
+
+class HideKeys(logging.Filter):
+    """Access log lines name webhook paths without their key (`/hooks/<kind>/[redacted]`):
+    the key is the integration's secret, and logs are read by more people than keys are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3:
+            path = args[2]
+            if isinstance(path, str) and path.startswith("/hooks/"):
+                record.args = (*args[:2], _HOOK_KEY.sub(r"\1[redacted]", path), *args[3:])
+        return True
+
+
+_HIDE_KEYS = HideKeys()
+
+
 def install(app: Any) -> None:
-    """Serve the intake paths in front of the app (outermost user middleware)."""
+    """Serve the intake paths in front of the app (outermost user middleware), and keep their
+    keys out of the server's access log."""
+    logging.getLogger("uvicorn.access").addFilter(_HIDE_KEYS)
     ctx: Context = app.state.context
     registry = getattr(app.state, "metrics_registry", None)
 

@@ -283,26 +283,35 @@ async def _post(app: Any, key: str, dedup_key: str) -> int:
         return response.status_code
 
 
-@pytest.mark.parametrize("backend", POSTGRES, indirect=True)
-def test_a_postgres_batch_waits_for_its_turn_but_not_forever(
+@pytest.fixture
+def served_with_turns(
     ctx: Context,
     settings: Settings,
     engine: Engine,
     clock: FrozenClock,
     monkeypatch: Any,
     tmp_path: Path,
-) -> None:
-    """While another process of the host holds the intake turn, a batch waits and is stored
-    once the turn is released; a turn held for longer than the patience does not stop intake."""
+) -> tuple[Any, str]:
+    """The app, its intake's turn file in a private directory of `tmp_path`, and the key of a
+    PagerDuty integration (rate limit off) on a service grouping everything."""
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
-    monkeypatch.setattr(committer_module, "HOST_LOCK_PATIENCE_SECONDS", 1.5)
     _source(ctx)
     key = integrations.create(
         ctx, type="pagerduty", service="checkout", name="pd2", config={"rate_limit_per_minute": 0}
     ).key
-    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    return create_app(settings, clock=clock, engine=engine, start_worker=False), key
+
+
+@pytest.mark.parametrize("backend", POSTGRES, indirect=True)
+def test_a_postgres_batch_waits_for_its_turn_but_not_forever(
+    ctx: Context, served_with_turns: tuple[Any, str], monkeypatch: Any
+) -> None:
+    """While another process of the host holds the intake turn, a batch waits and is stored
+    once the turn is released; a turn held for longer than the patience does not stop intake."""
+    monkeypatch.setattr(committer_module, "HOST_LOCK_PATIENCE_SECONDS", 1.5)
+    app, key = served_with_turns
     other_process = GroupCommitter(ctx)
 
     async def scenario() -> tuple[bool, float, float]:
@@ -331,24 +340,12 @@ def test_a_postgres_batch_waits_for_its_turn_but_not_forever(
 
 @pytest.mark.parametrize("backend", POSTGRES, indirect=True)
 def test_a_postgres_batch_passes_the_turn_once_it_has_read_not_once_it_commits(
-    ctx: Context,
-    settings: Settings,
-    engine: Engine,
-    clock: FrozenClock,
-    monkeypatch: Any,
-    tmp_path: Path,
+    ctx: Context, settings: Settings, served_with_turns: tuple[Any, str], monkeypatch: Any
 ) -> None:
     """While a batch decides where its alerts go (slowed here), another process of the host
     can already take the turn and cut its own batch: the turn covers only the batch's locks and
     reads. The slow batch is still stored and answered."""
-    run = tmp_path / "run"
-    run.mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
-    _source(ctx)
-    key = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd2", config={"rate_limit_per_minute": 0}
-    ).key
-    app = create_app(settings, clock=clock, engine=engine, start_worker=False)
+    app, key = served_with_turns
     slow = threading.Event()
     _slowed(monkeypatch, "assign", 0.6, slow.is_set)
     path = host_lock_path(settings)

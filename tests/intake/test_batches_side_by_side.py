@@ -347,7 +347,16 @@ def test_a_postgres_batch_passes_the_turn_once_it_has_read_not_once_it_commits(
     reads. The slow batch is still stored and answered."""
     app, key = served_with_turns
     slow = threading.Event()
-    _slowed(monkeypatch, "assign", 0.6, slow.is_set)
+    deciding = threading.Event()
+    real_assign = alert_placement.assign
+
+    def slow_assign(*args: Any, **kwargs: Any) -> Any:
+        if slow.is_set():
+            deciding.set()
+            time.sleep(0.6)
+        return real_assign(*args, **kwargs)
+
+    monkeypatch.setattr(alert_placement, "assign", slow_assign)
     path = host_lock_path(settings)
     assert path is not None
 
@@ -355,17 +364,18 @@ def test_a_postgres_batch_passes_the_turn_once_it_has_read_not_once_it_commits(
         assert await _post(app, key, "warm-up") == 202
         slow.set()
         request = asyncio.ensure_future(_post(app, key, "slow"))
-        taken = False
+        for _ in range(500):  # until the batch is deciding (it has cut its batch by then)
+            if deciding.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert deciding.is_set() and not request.done()
         with open(path, "a+b") as other_process:
-            deadline = time.monotonic() + 0.5
-            while not taken and not request.done() and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-                try:
-                    fcntl.flock(other_process.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue
+            try:
+                fcntl.flock(other_process.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 taken = not request.done()
                 fcntl.flock(other_process.fileno(), fcntl.LOCK_UN)
+            except BlockingIOError:
+                taken = False
         return await request, taken
 
     status, taken = asyncio.run(scenario())

@@ -249,10 +249,7 @@ class _Driver:
         alerts +4% in five paired runs)."""
         if self.sqlite:
             return f"IN ({', '.join('?' * len(values))})", list(values)
-        return (
-            f"= ANY(ARRAY(SELECT json_array_elements_text(%s::json))::{pg_type}[])",
-            [orjson.dumps(list(values)).decode()],
-        )
+        return _pg_among(pg_type), [orjson.dumps(list(values)).decode()]
 
     def time(self, value: datetime) -> Any:
         return _sqlite_time(value) if self.sqlite else value
@@ -280,6 +277,11 @@ class _Driver:
         else:
             cursor.execute(sql, params, prepare=False)
         return Later(cursor, convert)
+
+
+def _pg_among(pg_type: str) -> str:
+    """PostgreSQL: `= ANY(…)` of the values in one JSON text parameter (`_Driver.among`)."""
+    return f"= ANY(ARRAY(SELECT json_array_elements_text(%s::json))::{pg_type}[])"
 
 
 _INDEX_PLANS = "fireline_index_plans"
@@ -468,12 +470,18 @@ def insert_alerts(
     return Later(cursor, lambda found: [int(r[0]) for r in found])
 
 
+# An attachment event's data: these columns of its alert, and the alert's id as `alert_id`
+# (the arguments of SQLite's json_object and PostgreSQL's jsonb_build_object alike).
+_ATTACHED_DATA = (
+    ", ".join(f"'{c}', {c}" for c in ("summary", "severity", "dedup_key", "source"))
+    + ", 'alert_id', id"
+)
+
 # `insert_alerts` on SQLite: the events made from the rows just inserted (ids first..last)
 _SQLITE_INSERT_ATTACHED = (
     f"INSERT INTO timeline_events ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608
-    "SELECT ?, incident_id, ?, ?, NULL, ?, ?, NULL, json_object("
-    "'summary', summary, 'severity', severity, 'dedup_key', dedup_key, 'source', source, "
-    "'alert_id', id) FROM alerts WHERE id BETWEEN ? AND ? AND incident_id IS NOT NULL ORDER BY id"
+    f"SELECT ?, incident_id, ?, ?, NULL, ?, ?, NULL, json_object({_ATTACHED_DATA}) "
+    "FROM alerts WHERE id BETWEEN ? AND ? AND incident_id IS NOT NULL ORDER BY id"
 )
 
 
@@ -491,12 +499,10 @@ def _postgres_insert_attached() -> str:
         f"FROM json_to_recordset(%s::json) AS t({typed}, n integer) ORDER BY t.n "
         "RETURNING id, incident_id, summary, severity, dedup_key, source), "
         f"e AS (INSERT INTO timeline_events ({event_names}) "
-        "SELECT %s, incident_id, %s, %s, NULL, %s, %s, NULL, jsonb_build_object("
-        "'summary', summary, 'severity', severity, 'dedup_key', dedup_key, 'source', source, "
-        "'alert_id', id) FROM inserted WHERE incident_id IS NOT NULL ORDER BY id), "
+        f"SELECT %s, incident_id, %s, %s, NULL, %s, %s, NULL, jsonb_build_object({_ATTACHED_DATA}) "
+        "FROM inserted WHERE incident_id IS NOT NULL ORDER BY id), "
         "t AS (UPDATE integrations SET last_event_at = %s "
-        "WHERE id = ANY(ARRAY(SELECT json_array_elements_text(%s::json))::integer[]) "
-        "AND (last_event_at IS NULL OR last_event_at < %s)) "
+        f"WHERE id {_pg_among('integer')} AND {_TOUCH_STALE.format(mark='%s')}) "
         "SELECT id FROM inserted ORDER BY id"
     )
 
@@ -530,6 +536,7 @@ def bump(db: DB, counts: Sequence[tuple[int, int]], *, now: datetime) -> None:
 
 
 TOUCH_EVERY = timedelta(seconds=1)
+_TOUCH_STALE = "(last_event_at IS NULL OR last_event_at < {mark})"  # {mark}: now - TOUCH_EVERY
 
 
 def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
@@ -541,7 +548,7 @@ def touch_integrations(db: DB, ids: Sequence[int], *, now: datetime) -> None:
         "integrations",
         ids,
         {"last_event_at": now},
-        only="(last_event_at IS NULL OR last_event_at < {mark})",
+        only=_TOUCH_STALE,
         only_values=[now - TOUCH_EVERY],
     )
 

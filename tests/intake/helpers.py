@@ -12,11 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.conftest import Person
 
+from fireline.domain.alert_grouping import Action, AlertEvent, Severity
 from fireline.ingest.committer import GroupCommitter
 from fireline.store.models import Incident
 from fireline.store.models.alerts import Alert
-from fireline.usecases import catalog
+from fireline.usecases import alert_settings, catalog, integrations
 from fireline.usecases.context import Context
+from fireline.usecases.submissions import Incoming, IntegrationInfo, Submission
 
 
 def service(ctx: Context, name: str = "checkout") -> int:
@@ -38,6 +40,27 @@ def integration(
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def pagerduty_source(ctx: Context, grouping: str = "service") -> IntegrationInfo:
+    """A service `checkout` grouping as asked and resolving incidents with their alerts, and a
+    PagerDuty integration on it (rate limit off), as the intake sees it."""
+    service_id = service(ctx)
+    alert_settings.put(ctx, "checkout", {"grouping": {"mode": grouping}, "auto_resolve": True})
+    issued = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+    )
+    return IntegrationInfo(id=issued.integration.id, type="pagerduty", service_id=service_id)
+
+
+def submission(source: IntegrationInfo, key: str, action: Action = Action.TRIGGER) -> Submission:
+    """One parsed PagerDuty event for `source`, as the intake hands it to `ingest_tx`."""
+    event = AlertEvent(
+        source="pagerduty", action=action, dedup_key=key, summary=key, severity=Severity.CRITICAL
+    )
+    return Submission(
+        integration=source, alerts=[Incoming(event=event, service_id=source.service_id)]
+    )
 
 
 def trigger(key: str, dedup_key: str | None = None, **payload: Any) -> dict[str, Any]:

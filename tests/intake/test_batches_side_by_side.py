@@ -22,36 +22,16 @@ from tests.intake import helpers
 from fireline.app import create_app
 from fireline.clock import FrozenClock
 from fireline.config import Settings
-from fireline.domain.alert_grouping import Action, AlertEvent, Severity
+from fireline.domain.alert_grouping import Action
 from fireline.ingest import committer as committer_module
 from fireline.ingest.committer import GroupCommitter, host_lock_path
 from fireline.store.models import Incident, TimelineEvent
 from fireline.store.models.alerts import Integration
 from fireline.usecases import alert_placement, alert_settings, alerts, integrations
 from fireline.usecases.context import Context
-from fireline.usecases.submissions import Incoming, IntegrationInfo, Submission
+from fireline.usecases.submissions import Submission
 
 POSTGRES = [pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def _source(ctx: Context, grouping: str = "service") -> IntegrationInfo:
-    """A service grouping as asked and resolving incidents with their alerts, and a PagerDuty
-    integration on it."""
-    service_id = helpers.service(ctx)
-    alert_settings.put(ctx, "checkout", {"grouping": {"mode": grouping}, "auto_resolve": True})
-    issued = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
-    )
-    return IntegrationInfo(id=issued.integration.id, type="pagerduty", service_id=service_id)
-
-
-def _submission(source: IntegrationInfo, key: str, action: Action = Action.TRIGGER) -> Submission:
-    event = AlertEvent(
-        source="pagerduty", action=action, dedup_key=key, summary=key, severity=Severity.CRITICAL
-    )
-    return Submission(
-        integration=source, alerts=[Incoming(event=event, service_id=source.service_id)]
-    )
 
 
 def _side_by_side(ctx: Context, batches: list[list[Submission]]) -> None:
@@ -94,10 +74,10 @@ def test_batches_that_open_the_same_group_side_by_side_open_one_incident(
     """Six batches of new alerts for one service, with no incident open, arrive at once. They
     hold the service's lock side by side, but opening an incident is taken in turns, and each
     looks at the open groups again once it is its turn: one incident, every alert in it."""
-    source = _source(ctx)
+    source = helpers.pagerduty_source(ctx)
     # widen the window between deciding to open an incident and its commit
     _slowed(monkeypatch, "_open_incident", 0.1, lambda: True)
-    _side_by_side(ctx, [[_submission(source, f"k-{n}")] for n in range(6)])
+    _side_by_side(ctx, [[helpers.submission(source, f"k-{n}")] for n in range(6)])
     stored = helpers.alerts(ctx)
     assert len(stored) == 6
     assert helpers.incident_count(ctx) == 1
@@ -112,9 +92,9 @@ def test_a_batch_that_resolves_waits_for_a_batch_adding_alerts_beside_it(
     resolving the first alert meanwhile. The resolving batch runs alone: it waits for the other
     and then sees the incident still has an open alert, so the incident stays open (without
     the wait it resolved the incident while an alert was being attached to it)."""
-    source = _source(ctx)
+    source = helpers.pagerduty_source(ctx)
     with ctx.transaction() as session:
-        alerts.ingest_tx(session, ctx, [_submission(source, "first")])
+        alerts.ingest_tx(session, ctx, [helpers.submission(source, "first")])
     (incident_id,) = {a.incident_id for a in helpers.alerts(ctx)}
     adding = threading.local()
     _slowed(monkeypatch, "assign", 0.5, lambda: getattr(adding, "slow", False))
@@ -128,14 +108,14 @@ def test_a_batch_that_resolves_waits_for_a_batch_adding_alerts_beside_it(
     def add() -> None:
         adding.slow = True
         with ctx.transaction() as session:
-            alerts.ingest_tx(session, ctx, [_submission(source, "second")])
+            alerts.ingest_tx(session, ctx, [helpers.submission(source, "second")])
 
     thread = threading.Thread(target=add)
     monkeypatch.setattr(alert_placement, "assign", assign_and_tell)
     thread.start()
     assert attaching.wait(10)
     with ctx.transaction() as session:  # resolves "first" while "second" is being attached
-        alerts.ingest_tx(session, ctx, [_submission(source, "first", Action.RESOLVE)])
+        alerts.ingest_tx(session, ctx, [helpers.submission(source, "first", Action.RESOLVE)])
     thread.join(10)
     assert [(a.dedup_key, a.status, a.incident_id) for a in helpers.alerts(ctx)] == [
         ("first", "resolved", incident_id),
@@ -152,7 +132,7 @@ def test_the_same_new_key_from_two_batches_side_by_side_is_one_alert(ctx: Contex
     """Two batches with a trigger for the same new dedup key at once: one of them opens the
     alert, the other's insert fails on the open-alert index and its request is retried on
     its own (as the committer does): one alert, seen twice."""
-    source = _source(ctx)
+    source = helpers.pagerduty_source(ctx)
     start = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -160,10 +140,10 @@ def test_the_same_new_key_from_two_batches_side_by_side_is_one_alert(ctx: Contex
         start.wait()
         try:
             with ctx.transaction() as session:
-                alerts.ingest_tx(session, ctx, [_submission(source, "same")])
+                alerts.ingest_tx(session, ctx, [helpers.submission(source, "same")])
             outcomes.append("stored")
         except Exception:
-            alerts.ingest(ctx, [_submission(source, "same")])  # the committer's retry
+            alerts.ingest(ctx, [helpers.submission(source, "same")])  # the committer's retry
             outcomes.append("retried")
 
     threads = [threading.Thread(target=write) for _ in range(2)]
@@ -182,11 +162,11 @@ def test_a_key_opened_resolved_and_opened_again_in_one_batch_is_two_alerts(
 ) -> None:
     """Trigger, resolve, trigger for one key in one batch: two alerts, and each attachment
     event on the incident names its own alert (the ids come back from the batch's write)."""
-    source = _source(ctx)
+    source = helpers.pagerduty_source(ctx)
     batch = [
-        _submission(source, "k"),
-        _submission(source, "k", Action.RESOLVE),
-        _submission(source, "k"),
+        helpers.submission(source, "k"),
+        helpers.submission(source, "k", Action.RESOLVE),
+        helpers.submission(source, "k"),
     ]
     with ctx.transaction() as session:
         alerts.ingest_tx(session, ctx, batch)
@@ -226,17 +206,17 @@ def test_new_grouping_rules_apply_to_the_next_batch(ctx: Context) -> None:
     """A process asks for the groups a batch will join by the rules it last used; when the
     service's rules have changed since, the batch still groups by the new ones. Here the batch
     also resolves an alert, so it runs alone and has no second look before opening."""
-    source = _source(ctx, grouping="dedup_key")
+    source = helpers.pagerduty_source(ctx, grouping="dedup_key")
     alert_settings.put(ctx, "checkout", {"grouping": {"mode": "dedup_key"}})
     with ctx.transaction() as session:  # "x" opens an incident that stays open
-        alerts.ingest_tx(session, ctx, [_submission(source, "x")])
-        alerts.ingest_tx(session, ctx, [_submission(source, "x", Action.RESOLVE)])
+        alerts.ingest_tx(session, ctx, [helpers.submission(source, "x")])
+        alerts.ingest_tx(session, ctx, [helpers.submission(source, "x", Action.RESOLVE)])
     alert_settings.put(ctx, "checkout", {"grouping": {"mode": "service"}})
     with ctx.transaction() as session:  # this process now knows the "service" rules
-        alerts.ingest_tx(session, ctx, [_submission(source, "a")])
+        alerts.ingest_tx(session, ctx, [helpers.submission(source, "a")])
     alert_settings.put(ctx, "checkout", {"grouping": {"mode": "dedup_key"}})
     with ctx.transaction() as session:
-        batch = [_submission(source, "x"), _submission(source, "a", Action.RESOLVE)]
+        batch = [helpers.submission(source, "x"), helpers.submission(source, "a", Action.RESOLVE)]
         alerts.ingest_tx(session, ctx, batch)
     x_first, a, x_again = helpers.alerts(ctx)
     assert (x_first.dedup_key, a.dedup_key, x_again.dedup_key) == ("x", "a", "x")
@@ -297,7 +277,7 @@ def served_with_turns(
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
-    _source(ctx)
+    helpers.pagerduty_source(ctx)
     key = integrations.create(
         ctx, type="pagerduty", service="checkout", name="pd2", config={"rate_limit_per_minute": 0}
     ).key
@@ -389,10 +369,10 @@ def test_the_postgres_writers_planner_setting_stays_with_its_connection(ctx: Con
     """The writer's kept connection plans without sequential scans (its reads run from cached
     index plans); when the committer lets it go, it is closed for good rather than returned to
     the pool, where the web pages' queries would inherit the setting."""
-    source = _source(ctx)
+    source = helpers.pagerduty_source(ctx)
     committer = GroupCommitter(ctx)
     try:
-        assert committer._write([_submission(source, "k")]) == [None]
+        assert committer._write([helpers.submission(source, "k")]) == [None]
         conn = committer._thread_conn
         assert conn is not None
         assert conn.exec_driver_sql("SHOW enable_seqscan").scalar() == "off"
@@ -412,7 +392,7 @@ def test_an_integrations_last_event_time_follows_its_events_within_a_second(
 ) -> None:
     """`last_event_at` shows when an integration last sent something (new alerts, repeats),
     updated at most once a second so that batches side by side do not queue on its row."""
-    source = _source(ctx)
+    source = helpers.pagerduty_source(ctx)
 
     def last_event() -> Any:
         with ctx.reading() as session:
@@ -422,7 +402,7 @@ def test_an_integrations_last_event_time_follows_its_events_within_a_second(
 
     def send(key: str) -> None:
         with ctx.transaction() as session:
-            alerts.ingest_tx(session, ctx, [_submission(source, key)])
+            alerts.ingest_tx(session, ctx, [helpers.submission(source, key)])
 
     assert last_event() is None
     start = clock.now()

@@ -68,15 +68,18 @@ STALE_REPEAT_WINDOW = timedelta(days=1)
 
 
 def _lookups(
-    conn: Connection, keys: set[tuple[int, str]], since: datetime
+    conn: Connection, keys: set[tuple[int, str]], since: datetime, resolving: set[str]
 ) -> list[alert_repo.Later[list[alert_repo.OpenOrRecent]]]:
     """Ask, in one query per chunk of keys, for every key's open alert and its alerts first
-    seen since `since` (read them with `_loaded`)."""
+    seen since `since` (read them with `_loaded`). Those are needed where no alert is open, or
+    where the batch resolves one (`resolving`): a trigger may then open a new one."""
     if not keys:
         return []
     integration_ids = sorted({k[0] for k in keys})
     return [
-        alert_repo.open_or_recent(conn, integration_ids=integration_ids, keys=part, since=since)
+        alert_repo.open_or_recent(
+            conn, integration_ids=integration_ids, keys=part, since=since, history_too=resolving
+        )
         for part in chunks(sorted({k[1] for k in keys}))
     ]
 
@@ -186,7 +189,7 @@ def _ingest(
     wanted: set[tuple[int, str]] = set()
     service_ids: set[int] = set()
     triggers: list[tuple[int, AlertEvent]] = []
-    resolves = False
+    resolving: set[str] = set()
     for sub in submissions:
         service_ids.add(sub.integration.service_id)
         for item in sub.alerts:
@@ -195,7 +198,7 @@ def _ingest(
             if item.event.action is Action.TRIGGER:
                 triggers.append((item.service_id, item.event))
             elif item.event.action is Action.RESOLVE:
-                resolves = True
+                resolving.add(item.event.dedup_key)
     # Core statements go to the connection: the session's execute path (and each
     # `session.connection()`) costs more than a small statement itself.
     services = sorted(service_ids)
@@ -206,10 +209,10 @@ def _ingest(
     # PostgreSQL: batches without resolves run beside each other (shared service locks).
     # A batch that resolves alerts runs alone: it may resolve an incident whose last alert
     # it resolves, which no other batch may be joining meanwhile. (SQLite: always alone.)
-    shared = postgres and not resolves
+    shared = postgres and not resolving
     with alert_repo.pipelined(conn):
         alert_repo.lock_services(conn, services, shared=shared)
-        lookups = _lookups(conn, wanted, now - STALE_REPEAT_WINDOW)
+        lookups = _lookups(conn, wanted, now - STALE_REPEAT_WINDOW, resolving)
         if postgres and triggers:
             # and the groups new alerts would join, by the rules last seen (one round trip
             # fewer for most batches: `query_groups` asks only if this guess misses)

@@ -18,6 +18,9 @@ from fireline.store.models.base import Base
 from fireline.store.types import JSONType, UTCDateTime
 
 OPEN_ALERT = text("status <> 'resolved'")
+# Resolved, in a form that only the index made for it matches (migration 0012): as a plain
+# `status = 'resolved'` both PostgreSQL and SQLite planners chose the status index instead.
+RESOLVED_ALERT = text("(status = 'resolved') IS TRUE")
 
 
 class Integration(Base):
@@ -44,16 +47,24 @@ class Integration(Base):
 class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
+        # An alert's key is in one of these two, as it is open or resolved: a new alert goes
+        # into one index by its key, not two (migration 0012). dedup_key first: selective
+        # whatever the planner's statistics (migration 0010).
         Index(
             "uq_alerts_open_dedup",
-            "integration_id",
             "dedup_key",
+            "integration_id",
             unique=True,
             sqlite_where=OPEN_ALERT,
             postgresql_where=OPEN_ALERT,
         ),
-        # dedup_key first: selective whatever the planner's statistics (migration 0010)
-        Index("ix_alerts_dedup_integration", "dedup_key", "integration_id"),
+        Index(
+            "ix_alerts_resolved_dedup",
+            "dedup_key",
+            "integration_id",
+            sqlite_where=RESOLVED_ALERT,
+            postgresql_where=RESOLVED_ALERT,
+        ),
         Index("ix_alerts_service_id_id", "service_id", "id"),
         Index("ix_alerts_status_id", "status", "id"),
         Index("ix_alerts_incident_id", "incident_id"),

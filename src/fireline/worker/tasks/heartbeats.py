@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from fireline.domain.alert_grouping import Action, AlertEvent, Severity
-from fireline.store.models.alerts import Alert, Integration
+from fireline.store.models.alerts import OPEN_ALERT, Alert, Integration
 from fireline.usecases import alerts, integrations
 from fireline.usecases.context import Context
 from fireline.usecases.submissions import Incoming, Submission
@@ -32,9 +32,8 @@ def check(ctx: Context, now: datetime) -> None:
         ).all()
         already = set(
             session.scalars(
-                select(Alert.integration_id).where(
-                    Alert.dedup_key == HEARTBEAT_KEY, Alert.status != "resolved"
-                )
+                # the open-alert index's own condition, as SQL text, so that it is used
+                select(Alert.integration_id).where(Alert.dedup_key == HEARTBEAT_KEY, OPEN_ALERT)
             )
         )
     due: list[Submission] = []

@@ -41,26 +41,23 @@ def upgrade() -> None:
         postgresql_where=RESOLVED,
     )
     op.drop_index("ix_alerts_dedup_integration", table_name="alerts")
-    op.drop_index("uq_alerts_open_dedup", table_name="alerts")
-    op.create_index(
-        "uq_alerts_open_dedup",
-        "alerts",
-        ["dedup_key", "integration_id"],
-        unique=True,
-        sqlite_where=OPEN,
-        postgresql_where=OPEN,
-    )
+    _open_alerts_index(["dedup_key", "integration_id"])
 
 
 def downgrade() -> None:
+    _open_alerts_index(["integration_id", "dedup_key"])
+    op.create_index("ix_alerts_dedup_integration", "alerts", ["dedup_key", "integration_id"])
+    op.drop_index("ix_alerts_resolved_dedup", table_name="alerts")
+
+
+def _open_alerts_index(columns: list[str]) -> None:
+    """Make the unique index of open alerts' keys again, on `columns` in this order."""
     op.drop_index("uq_alerts_open_dedup", table_name="alerts")
     op.create_index(
         "uq_alerts_open_dedup",
         "alerts",
-        ["integration_id", "dedup_key"],
+        columns,
         unique=True,
         sqlite_where=OPEN,
         postgresql_where=OPEN,
     )
-    op.create_index("ix_alerts_dedup_integration", "alerts", ["dedup_key", "integration_id"])
-    op.drop_index("ix_alerts_resolved_dedup", table_name="alerts")

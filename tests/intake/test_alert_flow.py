@@ -12,7 +12,9 @@ from tests.conftest import Person
 from tests.intake import helpers as h
 
 from fireline.clock import FrozenClock
+from fireline.domain.alert_grouping import Action
 from fireline.store.models import Incident, TimelineEvent
+from fireline.usecases import alert_settings, alerts
 from fireline.usecases.context import Context
 from fireline.worker import runner
 
@@ -218,6 +220,33 @@ def test_flapping_alert_is_held_back(client: TestClient, ctx: Context, admin: Pe
     rows = h.alerts(ctx)
     assert [a.flapping for a in rows] == [False, False, True]
     assert rows[-1].incident_id is None and rows[-1].suppressed
+
+
+def test_flapping_counts_resolved_alerts_when_one_batch_resolves_and_triggers(
+    ctx: Context, clock: FrozenClock
+) -> None:
+    """The resolve of an open alert and its next trigger can arrive in one batch (two
+    requests a few milliseconds apart). The new alert's flap check must still see the
+    alert's earlier resolved instances, though the batch began with the alert open."""
+    source = h.pagerduty_source(ctx)
+    alert_settings.put(ctx, "checkout", {"grouping": {"mode": "service"}, "flap": {"max_opens": 2}})
+    alerts.ingest(ctx, [h.submission(source, "flappy")])
+    clock.advance(minutes=1)
+    alerts.ingest(ctx, [h.submission(source, "flappy", Action.RESOLVE)])
+    clock.advance(minutes=1)
+    alerts.ingest(ctx, [h.submission(source, "flappy")])  # opened twice: flapping
+    clock.advance(minutes=1)
+    alerts.ingest(
+        ctx,
+        [h.submission(source, "flappy", Action.RESOLVE), h.submission(source, "flappy")],
+    )
+    rows = h.alerts(ctx)
+    assert [(a.status, a.flapping) for a in rows] == [
+        ("resolved", False),
+        ("resolved", True),
+        ("firing", True),
+    ]
+    assert rows[-1].suppressed and rows[-1].incident_id is None
 
 
 def test_routing_rules_route_change_severity_and_drop(

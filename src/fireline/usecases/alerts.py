@@ -297,8 +297,10 @@ def _ingest(
     resolved_incidents = {s.incident_id for s in touched if s.resolved and s.incident_id}
     resolved_incidents |= {s.incident_id for s in created if s.resolved and s.incident_id}
     with alert_repo.pipelined(conn):  # PostgreSQL: every write of the batch in one round trip
-        new_ids = _insert_new(conn, ctx, created, now, touch=integration_ids)
+        # Resolves first: a batch may resolve an alert and open its next instance, which the
+        # unique index of open alerts refuses while the old one is open.
         _apply_updates(conn, touched, now)
+        new_ids = _insert_new(conn, ctx, created, now, touch=integration_ids)
         _record_changes(conn, ctx, submissions, now)
         # (not after ORM work, e.g. an incident opened: the caller's commit ends that, as
         # anywhere else, and such batches are rare)

@@ -65,6 +65,8 @@ class PendingAlert:
     status: str = "firing"
     starts_at: datetime | None = None
     incident_id: int | None = None
+    first_seen_at: datetime | None = None
+    flapping: bool = False
     bump: int = 0
     acked: bool = False
     resolved: bool = False

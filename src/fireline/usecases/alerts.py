@@ -108,6 +108,8 @@ def _loaded(
                 status=row.status,
                 starts_at=row.starts_at,
                 incident_id=row.incident_id,
+                first_seen_at=row.first_seen_at,
+                flapping=row.flapping,
             )
     return found, history
 
@@ -251,6 +253,7 @@ def _ingest(
                     dedup_key=event.dedup_key,
                     service_id=item.service_id,
                     starts_at=event.starts_at,
+                    first_seen_at=now,
                     new=_new_row(sub, item, now),
                     event=event,
                 )
@@ -277,6 +280,10 @@ def _ingest(
                 state.status = "resolved"
                 state.resolved = True
                 del open_alerts[key]
+                # now one of the key's resolved alerts, as the batch's later triggers see them
+                history.setdefault(key, []).append(
+                    (state.first_seen_at or now, state.starts_at, state.flapping)
+                )
             if state.new is None and not state.listed:
                 state.listed = True
                 touched.append(state)

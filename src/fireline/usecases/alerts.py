@@ -71,8 +71,9 @@ def _lookups(
     conn: Connection, keys: set[tuple[int, str]], since: datetime, resolving: set[str]
 ) -> list[alert_repo.Later[list[alert_repo.OpenOrRecent]]]:
     """Ask, in one query per chunk of keys, for every key's open alert and its alerts first
-    seen since `since` (read them with `_loaded`). Those are needed where no alert is open, or
-    where the batch resolves one (`resolving`): a trigger may then open a new one."""
+    seen since `since` (read them with `_loaded`). The resolved ones matter only where no alert
+    is open, or where the batch resolves it (`resolving`): a trigger then opens a new alert,
+    whose flap and late-repeat checks read them."""
     if not keys:
         return []
     integration_ids = sorted({k[0] for k in keys})

@@ -624,10 +624,10 @@ def open_or_recent(
     since: datetime,
     history_too: Collection[str] = (),
 ) -> Later[list[OpenOrRecent]]:
-    """Alerts of `integration_ids` with one of `keys` that are open, and the resolved ones
-    first seen since `since`: on SQLite only for keys without an open alert and for
-    `history_too` (the caller's use for them; there is no round trip to save there, and a
-    batch of repeats then reads no resolved alerts).
+    """Alerts of `integration_ids` with one of `keys` that are open, and those resolved and
+    first seen since `since`. PostgreSQL reads both in one statement (one round trip). SQLite,
+    with no round trips to save, reads the resolved ones only for keys that lack an open alert
+    in one of the integrations, and for `history_too`: a batch of repeats reads none.
 
     Driver SQL on the driver's cursor: the intake runs this once per batch, and SQLAlchemy's
     statement machinery (expanding IN lists, result processing) cost more than the query.

@@ -249,6 +249,26 @@ def test_flapping_counts_resolved_alerts_when_one_batch_resolves_and_triggers(
     assert rows[-1].suppressed and rows[-1].incident_id is None
 
 
+def test_an_alert_opened_for_the_first_time_is_not_flapping_whatever_its_batch_holds(
+    ctx: Context,
+) -> None:
+    """A batch that opens a key's first alert, resolves it and opens it again: the first
+    alert was opened once, so it is not flapping, and it pages."""
+    source = h.pagerduty_source(ctx)
+    alert_settings.put(ctx, "checkout", {"grouping": {"mode": "service"}, "flap": {"max_opens": 2}})
+    alerts.ingest(
+        ctx,
+        [
+            h.submission(source, "new-key"),
+            h.submission(source, "new-key", Action.RESOLVE),
+            h.submission(source, "new-key"),
+        ],
+    )
+    first = h.alerts(ctx)[0]
+    assert (first.status, first.flapping, first.suppressed) == ("resolved", False, False)
+    assert first.incident_id is not None
+
+
 def test_routing_rules_route_change_severity_and_drop(
     client: TestClient, ctx: Context, admin: Person
 ) -> None:

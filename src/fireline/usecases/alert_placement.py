@@ -65,7 +65,7 @@ class PendingAlert:
     status: str = "firing"
     starts_at: datetime | None = None
     incident_id: int | None = None
-    first_seen_at: datetime | None = None
+    first_seen_at: datetime | None = None  # of a stored alert (None: the batch opens it)
     flapping: bool = False
     bump: int = 0
     acked: bool = False

@@ -254,7 +254,6 @@ def _ingest(
                     dedup_key=event.dedup_key,
                     service_id=item.service_id,
                     starts_at=event.starts_at,
-                    first_seen_at=now,
                     new=_new_row(sub, item, now),
                     event=event,
                 )
@@ -281,10 +280,12 @@ def _ingest(
                 state.status = "resolved"
                 state.resolved = True
                 del open_alerts[key]
-                # now one of the key's resolved alerts, as the batch's later triggers see them
-                history.setdefault(key, []).append(
-                    (state.first_seen_at or now, state.starts_at, state.flapping)
-                )
+                if state.first_seen_at is not None:  # stored before: now a resolved alert
+                    # of the key, as the batch's later triggers see them (an alert the batch
+                    # opened is not: `plan` would count it in its own flap check)
+                    history.setdefault(key, []).append(
+                        (state.first_seen_at, state.starts_at, state.flapping)
+                    )
             if state.new is None and not state.listed:
                 state.listed = True
                 touched.append(state)

@@ -55,16 +55,22 @@ def _side_by_side(ctx: Context, batches: list[list[Submission]]) -> None:
     assert not errors, errors
 
 
-def _slowed(monkeypatch: Any, name: str, seconds: float, only: Callable[[], bool]) -> None:
-    """Make `alert_placement.<name>` take `seconds` longer where `only()` says so."""
+def _slowed(
+    monkeypatch: Any, name: str, seconds: float, only: Callable[[], bool]
+) -> threading.Event:
+    """Make `alert_placement.<name>` take `seconds` longer where `only()` says so; the event
+    returned is set once such a slowed call has begun."""
     real = getattr(alert_placement, name)
+    begun = threading.Event()
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         if only():
+            begun.set()
             time.sleep(seconds)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(alert_placement, name, slow)
+    return begun
 
 
 @pytest.mark.parametrize("backend", POSTGRES, indirect=True)
@@ -97,13 +103,7 @@ def test_a_batch_that_resolves_waits_for_a_batch_adding_alerts_beside_it(
         alerts.ingest_tx(session, ctx, [helpers.submission(source, "first")])
     (incident_id,) = {a.incident_id for a in helpers.alerts(ctx)}
     adding = threading.local()
-    _slowed(monkeypatch, "assign", 0.5, lambda: getattr(adding, "slow", False))
-    attaching = threading.Event()
-    real_assign = alert_placement.assign
-
-    def assign_and_tell(*args: Any, **kwargs: Any) -> Any:
-        attaching.set()
-        return real_assign(*args, **kwargs)
+    attaching = _slowed(monkeypatch, "assign", 0.5, lambda: getattr(adding, "slow", False))
 
     def add() -> None:
         adding.slow = True
@@ -111,7 +111,6 @@ def test_a_batch_that_resolves_waits_for_a_batch_adding_alerts_beside_it(
             alerts.ingest_tx(session, ctx, [helpers.submission(source, "second")])
 
     thread = threading.Thread(target=add)
-    monkeypatch.setattr(alert_placement, "assign", assign_and_tell)
     thread.start()
     assert attaching.wait(10)
     with ctx.transaction() as session:  # resolves "first" while "second" is being attached
@@ -327,16 +326,7 @@ def test_a_postgres_batch_passes_the_turn_once_it_has_read_not_once_it_commits(
     reads. The slow batch is still stored and answered."""
     app, key = served_with_turns
     slow = threading.Event()
-    deciding = threading.Event()
-    real_assign = alert_placement.assign
-
-    def slow_assign(*args: Any, **kwargs: Any) -> Any:
-        if slow.is_set():
-            deciding.set()
-            time.sleep(0.6)
-        return real_assign(*args, **kwargs)
-
-    monkeypatch.setattr(alert_placement, "assign", slow_assign)
+    deciding = _slowed(monkeypatch, "assign", 0.6, slow.is_set)
     path = host_lock_path(settings)
     assert path is not None
 

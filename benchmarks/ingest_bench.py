@@ -18,6 +18,7 @@ before a scenario carries that drift into its ratio.
 Scenarios: `new` (a trigger with a fresh dedup_key per request to /v2/enqueue), `repeat`
 (triggers for 1,024 already open alerts: the dedup path), `am100` (Alertmanager webhooks of
 100 new alerts each; reported per alert). The first second is warm-up and not counted.
+It ends with issue 3's targets for the backends it ran, and whether this run met each.
 """
 
 from __future__ import annotations
@@ -573,7 +574,37 @@ def main() -> None:
         "\nratio = requests/s relative to the ceiling; 'stored' = events found in the database "
         "(AM: alerts; repeats: occurrence-count increments)."
     )
+    print_targets(rows)
     print(json.dumps(results), file=sys.stderr)
+
+
+# (backend, scenario, what is compared, at least / below) from issue 3
+TARGETS = [
+    ("sqlite", "new alerts /v2/enqueue", "ratio", 0.25),
+    ("sqlite", "repeats (dedup)", "ratio", 0.35),
+    ("postgres", "new alerts /v2/enqueue", "ratio", 0.15),
+    ("sqlite", "AM batches of 100", "alerts_per_s", 20_000),
+]
+
+
+def print_targets(rows: list[dict[str, Any]]) -> None:
+    """Each target of the measured backends, its figure, and whether this run met it."""
+    found = {(r["backend"], r["scenario"]): r for r in rows}
+    print("\ntargets:")
+    for backend, scenario, key, least in TARGETS:
+        row = found.get((backend, scenario))
+        if row is None:
+            continue
+        value = row[key]
+        shown = (
+            f"{value:.1%} (>= {least:.0%})" if key == "ratio" else f"{value:,.0f} (>= {least:,})"
+        )
+        print(f"  {backend:8} {scenario:26} {shown:24} {'met' if value >= least else 'NOT met'}")
+    new = found.get(("sqlite", "new alerts /v2/enqueue"))
+    if new is not None:
+        p99 = new["p99_ms"]
+        verdict = "met" if p99 < 50 else "NOT met"
+        print(f"  {'sqlite':8} {'new alerts p99':26} {f'{p99:.1f} ms (< 50 ms)':24} {verdict}")
 
 
 if __name__ == "__main__":

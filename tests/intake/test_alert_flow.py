@@ -14,8 +14,9 @@ from tests.intake import helpers as h
 from fireline.clock import FrozenClock
 from fireline.domain.alert_grouping import Action
 from fireline.store.models import Incident, TimelineEvent
-from fireline.usecases import alert_settings, alerts
+from fireline.usecases import alert_settings, alerts, integrations
 from fireline.usecases.context import Context
+from fireline.usecases.submissions import IntegrationInfo
 from fireline.worker import runner
 
 FIXTURES = Path("/work/shared/fixtures/alertmanager")
@@ -247,6 +248,33 @@ def test_flapping_counts_resolved_alerts_when_one_batch_resolves_and_triggers(
         ("firing", True),  # opened three times
     ]
     assert rows[-1].suppressed and rows[-1].incident_id is None
+
+
+def test_a_key_open_on_one_integration_still_flaps_on_another_in_the_same_batch(
+    ctx: Context, clock: FrozenClock
+) -> None:
+    """Dedup keys are per integration: one batch repeats key "k" on an integration where it
+    is open and opens it again on another, where it opened and resolved a minute before. The
+    second one's flap check sees that earlier alert."""
+    first = h.pagerduty_source(ctx)
+    alert_settings.put(ctx, "checkout", {"grouping": {"mode": "service"}, "flap": {"max_opens": 2}})
+    issued = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd2", config={"rate_limit_per_minute": 0}
+    )
+    second = IntegrationInfo(
+        id=issued.integration.id, type="pagerduty", service_id=first.service_id
+    )
+    alerts.ingest(ctx, [h.submission(first, "k"), h.submission(second, "k")])
+    clock.advance(minutes=1)
+    alerts.ingest(ctx, [h.submission(second, "k", Action.RESOLVE)])
+    clock.advance(minutes=1)
+    alerts.ingest(ctx, [h.submission(first, "k"), h.submission(second, "k")])
+    rows = [(a.integration_id, a.status, a.occurrence_count, a.flapping) for a in h.alerts(ctx)]
+    assert rows == [
+        (first.id, "firing", 2, False),
+        (second.id, "resolved", 1, False),
+        (second.id, "firing", 1, True),  # opened twice in two minutes
+    ]
 
 
 def test_an_alert_opened_for_the_first_time_is_not_flapping_whatever_its_batch_holds(

@@ -1,7 +1,8 @@
 """Alert intake benchmark: Fireline as in production vs. a bare ASGI 202 endpoint (the ceiling).
 
-    .venv/bin/python benchmarks/ingest_bench.py [--duration 20] [--concurrency 32]
-        [--workers 2] [--backends sqlite,postgres] [--pg-url postgresql+psycopg://...]
+    .venv/bin/python benchmarks/ingest_bench.py [--duration 20] [--ceiling-duration 10]
+        [--concurrency 32] [--workers 2] [--backends sqlite,postgres]
+        [--pg-url postgresql+psycopg://...]
 
 For each backend (the previous one's database deleted and the disks synced first) it makes a
 fresh database, creates a service (grouping mode `service`, so a
@@ -10,10 +11,12 @@ starts `fireline serve --workers N` (as the README runs it in production), and d
 separate client process: raw asyncio streams, `--concurrency` keep-alive connections over
 loopback, each sending its next request as soon as the previous answer arrives. In the same
 run a bare ASGI app that only answers 202 runs under the same server code, settings and process
-model (`fireline.serving.serve`: a socket per process): the ceiling. It is measured before the
-backends and again after them, and the ratios are to the mean of the two: between runs of this
-script the ceiling alone ranged over 45,000-50,000 req/s, and a single measurement taken minutes
-before a scenario carries that drift into its ratio.
+model (`fireline.serving.serve`: a socket per process): the ceiling. It keeps running through
+the whole run and is measured in slices (`--ceiling-duration`) before the first scenario,
+between each two and after the last, each after the disks are synced; each scenario's ratio is
+to the mean of the two slices on either side of it. The machine's speed drifts: the ceiling
+alone moved by up to a fifth within one run, and measured only before and after all the
+backends, minutes from most scenarios, that drift went into their ratios.
 
 Scenarios: `new` (a trigger with a fresh dedup_key per request to /v2/enqueue), `repeat`
 (triggers for 1,024 already open alerts: the dedup path), `am100` (Alertmanager webhooks of
@@ -225,6 +228,7 @@ def client_main(argv: list[str]) -> None:
     parser.add_argument("--tag", default="b")
     parser.add_argument("--prime", action="store_true")
     parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--ceiling-duration", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
     try:
@@ -393,8 +397,11 @@ def count(url: str, like: str) -> tuple[int, int]:
     return int(rows), int(total)
 
 
-def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """The three scenarios against one backend (`main` adds their ratios to the ceiling)."""
+def bench_backend(
+    name: str, url: str, args: argparse.Namespace, ceiling: Ceiling
+) -> list[dict[str, Any]]:
+    """The three scenarios against one backend, a slice of the ceiling before each (`main`
+    adds their ratios to the ceiling)."""
     pd_key, am_key = prepare_db(url)
     env = {
         **os.environ,
@@ -406,6 +413,7 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[dict[st
     proc = start_fireline(env, port, args.workers)
     rows = []
     try:
+        before = ceiling.measure()
         new = run_client(
             port, "new", key=pd_key, tag="new", duration=args.duration, concurrency=args.concurrency
         )
@@ -417,8 +425,10 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[dict[st
                 **new,
                 "stored": stored,
                 "unit": "ev/s",
+                "slice": before,
             }
         )
+        before = ceiling.measure()
         rep = run_client(
             port,
             "repeat",
@@ -436,8 +446,10 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[dict[st
                 **rep,
                 "stored": occurrences - 1024,
                 "unit": "ev/s",
+                "slice": before,
             }
         )
+        before = ceiling.measure()
         am = run_client(
             port,
             "am100",
@@ -455,6 +467,7 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[dict[st
                 "stored": stored,
                 "unit": "alerts/s",
                 "alerts_per_s": am["rps"] * 100,
+                "slice": before,
             }
         )
     finally:
@@ -465,26 +478,44 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[dict[st
     return rows
 
 
-def measure_ceiling(args: argparse.Namespace) -> dict[str, Any]:
-    """One run of the no-op app (the ceiling) with the scenarios' client settings."""
-    port = free_port()
-    proc = start_noop(port, args.workers)
-    try:
-        return run_client(
-            port,
-            "new",
-            key="x" * 32,
-            tag="noop",
-            duration=args.duration,
-            concurrency=args.concurrency,
+class Ceiling:
+    """The no-op app, started once and kept running; measured in slices with the scenarios'
+    client settings (the Fireline server is idle meanwhile, as this one is during scenarios)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.port = free_port()
+        self.proc = start_noop(self.port, args.workers)
+        self.slices: list[dict[str, Any]] = []
+
+    def measure(self) -> int:
+        """Sync the disks (a scenario's writes back so they slow neither this slice nor the
+        next scenario), measure a slice now; return its index."""
+        os.sync()
+        self.slices.append(
+            run_client(
+                self.port,
+                "new",
+                key="x" * 32,
+                tag="noop",
+                duration=self.args.ceiling_duration,
+                concurrency=self.args.concurrency,
+            )
         )
-    finally:
-        stop(proc)
+        return len(self.slices) - 1
+
+    def around(self, index: int) -> float:
+        """The mean req/s of slice `index` and the next: the ceiling around one scenario."""
+        return float(self.slices[index]["rps"] + self.slices[index + 1]["rps"]) / 2
+
+    def close(self) -> None:
+        stop(self.proc)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--ceiling-duration", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--backends", default="sqlite,postgres")
@@ -497,7 +528,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    first = measure_ceiling(args)
+    ceiling = Ceiling(args)
     rows: list[dict[str, Any]] = []
     tmp = Path(tempfile.mkdtemp(prefix="fireline-bench-"))
     try:
@@ -515,7 +546,7 @@ def main() -> None:
                     conn.execute(text(f'CREATE DATABASE "{db}"'))
                 url = make_url(args.pg_url).set(database=db).render_as_string(hide_password=False)
             try:
-                rows += bench_backend(backend, url, args)
+                rows += bench_backend(backend, url, args, ceiling)
             finally:
                 if backend == "sqlite":
                     for leftover in tmp.glob("bench.db*"):
@@ -528,50 +559,56 @@ def main() -> None:
                 # commit); written back while the next backend runs, they slowed PostgreSQL's
                 # commit syncs (new alerts: 5,700/s right after SQLite, 7,100/s on its own).
                 os.sync()
+        ceiling.measure()  # after the last scenario
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    last = measure_ceiling(args)
-    ceiling = {key: (first[key] + last[key]) / 2 for key in ("rps", "p50_ms", "p99_ms")} | {
-        key: first[key] + last[key] for key in ("requests", "ok", "errors")
-    }
+        ceiling.close()
+    slices = ceiling.slices
+    rates = [c["rps"] for c in slices]
     results = [
         {
             "backend": "-",
             "scenario": "ceiling: bare ASGI 202",
-            **ceiling,
+            "rps": sum(rates) / len(rates),
+            **{key: sum(c[key] for c in slices) / len(slices) for key in ("p50_ms", "p99_ms")},
+            **{key: sum(c[key] for c in slices) for key in ("requests", "ok", "errors")},
             "stored": None,
             "ratio": 1.0,
             "unit": "req/s",
-            "before": first["rps"],
-            "after": last["rps"],
+            "slices": rates,
         }
     ]
     for row in rows:
-        row["ratio"] = row["rps"] / ceiling["rps"]
+        row["ceiling"] = ceiling.around(row["slice"])
+        row["ratio"] = row["rps"] / row["ceiling"]
     results += rows
 
     print(
         f"\n{args.concurrency} keep-alive clients, {args.duration:.0f} s per scenario, "
         f"fireline serve --workers {args.workers} (a socket per process), loopback\n"
-        f"ceiling: {first['rps']:.0f} req/s before the backends, {last['rps']:.0f} after; "
-        "the table shows their mean\n"
+        f"ceiling: {len(rates)} slices of {args.ceiling_duration:.0f} s, one before each "
+        f"scenario and one after the last: {min(rates):.0f}-{max(rates):.0f} req/s "
+        f"({', '.join(f'{r:.0f}' for r in rates)}); each ratio is to the mean of the two "
+        "slices around its scenario (column 'ceiling')\n"
     )
     header = (
         f"{'backend':8} {'scenario':26} {'req/s':>8} {'events/s':>9} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'errors':>6} {'2xx':>8} {'stored':>8} {'ratio':>6}"
+        f"{'p99 ms':>7} {'errors':>6} {'2xx':>8} {'stored':>8} {'ceiling':>8} {'ratio':>6}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         events = r.get("alerts_per_s", r["rps"])
         stored = "-" if r["stored"] is None else str(r["stored"])
+        around = f"{r['ceiling']:.0f}" if "ceiling" in r else "-"
         print(
             f"{r['backend']:8} {r['scenario']:26} {r['rps']:8.0f} {events:9.0f} "
             f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['errors']:6d} {r['ok']:8d} {stored:>8} "
-            f"{r['ratio']:6.1%}"
+            f"{around:>8} {r['ratio']:6.1%}"
         )
     print(
-        "\nratio = requests/s relative to the ceiling; 'stored' = events found in the database "
+        "\nratio = requests/s relative to the ceiling around the scenario; 'stored' = events "
+        "found in the database "
         "(AM: alerts; repeats: occurrence-count increments)."
     )
     print_targets(rows)

@@ -228,7 +228,6 @@ def client_main(argv: list[str]) -> None:
     parser.add_argument("--tag", default="b")
     parser.add_argument("--prime", action="store_true")
     parser.add_argument("--duration", type=float, default=20)
-    parser.add_argument("--ceiling-duration", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
     try:

@@ -410,65 +410,35 @@ def bench_backend(
     }
     port = free_port()
     proc = start_fireline(env, port, args.workers)
-    rows = []
+    rows: list[dict[str, Any]] = []
+
+    def scenario(
+        title: str, kind: str, key: str, tag: str, *, prime: bool = False
+    ) -> dict[str, Any]:
+        """A slice of the ceiling, then the scenario; its row (its `stored` still to fill)."""
+        before = ceiling.measure()
+        result = run_client(
+            port,
+            kind,
+            key=key,
+            tag=tag,
+            duration=args.duration,
+            concurrency=args.concurrency,
+            prime=prime,
+        )
+        row = {"backend": name, "scenario": title, **result, "unit": "ev/s", "slice": before}
+        rows.append(row)
+        return row
+
     try:
-        before = ceiling.measure()
-        new = run_client(
-            port, "new", key=pd_key, tag="new", duration=args.duration, concurrency=args.concurrency
-        )
-        stored, _ = count(url, "new-")
-        rows.append(
-            {
-                "backend": name,
-                "scenario": "new alerts /v2/enqueue",
-                **new,
-                "stored": stored,
-                "unit": "ev/s",
-                "slice": before,
-            }
-        )
-        before = ceiling.measure()
-        rep = run_client(
-            port,
-            "repeat",
-            key=pd_key,
-            tag="rep",
-            duration=args.duration,
-            concurrency=args.concurrency,
-            prime=True,
-        )
+        new = scenario("new alerts /v2/enqueue", "new", pd_key, "new")
+        new["stored"], _ = count(url, "new-")
+        repeats = scenario("repeats (dedup)", "repeat", pd_key, "rep", prime=True)
         _, occurrences = count(url, "rep-")
-        rows.append(
-            {
-                "backend": name,
-                "scenario": "repeats (dedup)",
-                **rep,
-                "stored": occurrences - 1024,
-                "unit": "ev/s",
-                "slice": before,
-            }
-        )
-        before = ceiling.measure()
-        am = run_client(
-            port,
-            "am100",
-            key=am_key,
-            tag="am",
-            duration=args.duration,
-            concurrency=args.concurrency,
-        )
-        stored, _ = count(url, "am-")
-        rows.append(
-            {
-                "backend": name,
-                "scenario": "AM batches of 100",
-                **am,
-                "stored": stored,
-                "unit": "alerts/s",
-                "alerts_per_s": am["rps"] * 100,
-                "slice": before,
-            }
-        )
+        repeats["stored"] = occurrences - 1024
+        am = scenario("AM batches of 100", "am100", am_key, "am")
+        am["stored"], _ = count(url, "am-")
+        am.update(unit="alerts/s", alerts_per_s=am["rps"] * 100)
     finally:
         stop(proc)
         err = proc.stderr.read().decode() if proc.stderr else ""

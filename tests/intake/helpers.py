@@ -47,8 +47,14 @@ def pagerduty_source(ctx: Context, grouping: str = "service") -> IntegrationInfo
     PagerDuty integration on it (rate limit off), as the intake sees it."""
     service_id = service(ctx)
     alert_settings.put(ctx, "checkout", {"grouping": {"mode": grouping}, "auto_resolve": True})
+    return pagerduty_on(ctx, service_id)
+
+
+def pagerduty_on(ctx: Context, service_id: int, name: str = "pd") -> IntegrationInfo:
+    """Another PagerDuty integration `name` (rate limit off) on the service, as the intake
+    sees it."""
     issued = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+        ctx, type="pagerduty", service=service_id, name=name, config={"rate_limit_per_minute": 0}
     )
     return IntegrationInfo(id=issued.integration.id, type="pagerduty", service_id=service_id)
 

@@ -14,9 +14,8 @@ from tests.intake import helpers as h
 from fireline.clock import FrozenClock
 from fireline.domain.alert_grouping import Action
 from fireline.store.models import Incident, TimelineEvent
-from fireline.usecases import alert_settings, alerts, integrations
+from fireline.usecases import alert_settings, alerts
 from fireline.usecases.context import Context
-from fireline.usecases.submissions import IntegrationInfo
 from fireline.worker import runner
 
 FIXTURES = Path("/work/shared/fixtures/alertmanager")
@@ -258,12 +257,7 @@ def test_a_key_open_on_one_integration_still_flaps_on_another_in_the_same_batch(
     second one's flap check sees that earlier alert."""
     first = h.pagerduty_source(ctx)
     alert_settings.put(ctx, "checkout", {"grouping": {"mode": "service"}, "flap": {"max_opens": 2}})
-    issued = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd2", config={"rate_limit_per_minute": 0}
-    )
-    second = IntegrationInfo(
-        id=issued.integration.id, type="pagerduty", service_id=first.service_id
-    )
+    second = h.pagerduty_on(ctx, first.service_id, "pd2")
     alerts.ingest(ctx, [h.submission(first, "k"), h.submission(second, "k")])
     clock.advance(minutes=1)
     alerts.ingest(ctx, [h.submission(second, "k", Action.RESOLVE)])

@@ -160,22 +160,32 @@ def test_a_failing_event_loop_writer_leaves_the_batch_to_the_thread(
 @pytest.mark.parametrize(
     "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
-def test_a_postgres_batch_failing_in_its_pipeline_is_retried_one_by_one(
-    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock, monkeypatch: Any
+@pytest.mark.parametrize("pipelines", [True, False], ids=["pipelined", "no-pipeline-mode"])
+def test_a_postgres_batch_failing_after_its_writes_is_rolled_back_and_retried_one_by_one(
+    ctx: Context,
+    settings: Settings,
+    engine: Engine,
+    clock: FrozenClock,
+    monkeypatch: Any,
+    pipelines: bool,
 ) -> None:
-    """A batch whose pipelined writes fail on the server (here: a statement that divides by
-    zero, sent with the batch's new alerts and its COMMIT) is rolled back as a whole; each
-    request is then stored on its own and answered 202. The writer thread's kept connection
-    serves the next batch."""
+    """A batch that fails on the server after its new alerts were inserted (here: a statement
+    that divides by zero, right after the insert) is rolled back as a whole, inserts and all;
+    each request is then stored on its own and answered 202. The writer thread's kept
+    connection serves the next batch. So with pipelines (BEGIN, COMMIT and the writes travel
+    together) as without them (libpq older than 14)."""
+    if not pipelines:
+        monkeypatch.setattr(alert_repo, "_pipeline_supported", lambda: False)
     app, key = _app_and_key(ctx, settings, engine, clock)
     real_insert = alert_repo.insert_alerts
     failed: list[int] = []
 
     def insert_failing_once(db: Any, rows: Any, attached: Any, **kwargs: Any) -> Any:
+        inserted = real_insert(db, rows, attached, **kwargs)
         if rows and not failed:
             failed.append(len(rows))
             alert_repo.driver_cursor(alert_repo.connection_of(db)).execute("SELECT 1/0")
-        return real_insert(db, rows, attached, **kwargs)
+        return inserted
 
     monkeypatch.setattr(alert_repo, "insert_alerts", insert_failing_once)
 
@@ -192,8 +202,10 @@ def test_a_postgres_batch_failing_in_its_pipeline_is_retried_one_by_one(
     assert after == 202
     stored = helpers.alerts(ctx)
     assert sorted(a.dedup_key for a in stored) == sorted([*(f"k-{i}" for i in range(6)), "after"])
-    # one incident per alert (grouping by dedup key); nothing left of the rolled-back batch
+    # one incident per alert (grouping by dedup key); nothing left of the rolled-back batch:
+    # had any of it stayed, the retries would have found their alerts open and repeated them
     assert all(a.incident_id is not None for a in stored)
+    assert [a.occurrence_count for a in stored] == [1] * 7
     assert helpers.incident_count(ctx) == 7
     assert app.state.intake.committer._thread_conn is not None
 

@@ -295,6 +295,7 @@ class GroupCommitter:
             checkpoint.disable_auto(conn.connection.dbapi_connection)
         if not self.inline:
             alert_repo.prefer_index_plans(conn)
+            alert_repo.begin_own_transactions(conn)
 
     def _release(self, conn: Connection) -> None:
         """Close one of the writers' kept connections: back to the pool as it came (SQLite),

@@ -214,6 +214,7 @@ def _ingest(
     # it resolves, which no other batch may be joining meanwhile. (SQLite: always alone.)
     shared = postgres and not resolving
     with alert_repo.pipelined(conn):
+        alert_repo.begin(conn)  # PostgreSQL, the intake's writer: with the lock, not alone
         alert_repo.lock_services(conn, services, shared=shared)
         lookups = _lookups(conn, wanted, now - STALE_REPEAT_WINDOW, resolving)
         if postgres and triggers:

@@ -14,13 +14,15 @@ open an incident, it takes the opening lock, asks `query_groups` again and assig
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from fireline.domain import alert_rules as rules
@@ -105,7 +107,7 @@ def _rules(conf: dict[str, Any]) -> Rules:
 
 
 def _silences(rows: Sequence[Any]) -> list[rules.Silence]:
-    """Active silences from `service_rules` rows (kind 2; `doc` holds the matchers)."""
+    """Silences from `service_rules` rows (kind 2; `doc` holds the matchers)."""
     found = []
     for row in rows:
         try:
@@ -124,6 +126,128 @@ def _silences(rows: Sequence[Any]) -> list[rules.Silence]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceRules:
+    """What `plan` applies to one service's new alerts: its settings as domain rules, its
+    maintenance windows, and the silences that cover it (its own and global ones, by id),
+    windows and silences as read (not ended then; `plan` checks the time)."""
+
+    conf: Rules
+    windows: tuple[rules.MaintenanceWindow, ...]
+    silences: tuple[rules.Silence, ...]
+
+
+def parse_rules(
+    rows: Sequence[alert_repo.ServiceRule], services: Iterable[int]
+) -> dict[int, ServiceRules]:
+    """Each of `services`' rules from `alert_repo.service_rules` rows. No I/O."""
+    stored: dict[int, dict[str, Any]] = {}
+    windows: dict[int, list[rules.MaintenanceWindow]] = {}
+    silence_rows = []
+    for found in rows:
+        if found.kind == 0:
+            stored[found.service_id] = found.doc
+        elif found.kind == 1:
+            windows.setdefault(found.service_id, []).append(
+                rules.MaintenanceWindow(
+                    service_id=found.service_id,
+                    starts_at=found.starts_at,
+                    ends_at=found.ends_at,
+                    id=found.id,
+                )
+            )
+        else:
+            silence_rows.append(found)
+    silences = _silences(sorted(silence_rows, key=lambda row: row.id))
+    return {
+        sid: ServiceRules(
+            conf=_service_rules(stored.get(sid)),
+            windows=tuple(windows.get(sid, ())),
+            silences=tuple(s for s in silences if s.service_id in (None, sid)),
+        )
+        for sid in services
+    }
+
+
+# ---------------------------------------------------------------- the rules a process keeps
+#
+# A batch with new alerts needs its services' rules. They change a few times a day, and every
+# change raises `alert_rules_version` (triggers, migration 0013), so each process keeps the
+# rules it read, per database, with the version they belong to; a batch reads the version
+# (with its first queries) and reads the rules only if that changed or a service is new.
+
+
+@dataclass(frozen=True, slots=True)
+class _KnownRules:
+    version: int
+    read_at: datetime  # the latest `now` its rows were read at (ended windows are not in it)
+    services: dict[int, ServiceRules]
+
+
+_KNOWN: weakref.WeakKeyDictionary[Engine, _KnownRules] = weakref.WeakKeyDictionary()
+_KNOWN_LOCK = threading.Lock()  # writer threads, the worker's heartbeat checks, tests
+
+
+@dataclass(slots=True)
+class RulesAsked:
+    """The reads `ask_rules` sent: the version, and the rules of `services` if not all known."""
+
+    version: alert_repo.Later[int | None]
+    known: _KnownRules | None
+    rows: alert_repo.Later[list[alert_repo.ServiceRule]] | None
+    services: list[int]
+
+
+def _current(known: _KnownRules | None, services: Iterable[int], now: datetime) -> bool:
+    return known is not None and now >= known.read_at and all(s in known.services for s in services)
+
+
+def ask_rules(conn: Connection, services: Sequence[int], now: datetime) -> RulesAsked:
+    """Ask for the rules' version, and for the rules of `services` unless this process knows
+    them all (PostgreSQL: inside `pipelined`, so they go with the batch's first queries; the
+    version first, so rules read with it are at least as new). Read them with `rules_for`."""
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(conn.engine)
+    version = alert_repo.rules_version(conn)
+    rows = (
+        None
+        if _current(known, services, now)
+        else alert_repo.service_rules(conn, services, now=now)
+    )
+    return RulesAsked(version=version, known=known, rows=rows, services=list(services))
+
+
+def rules_for(
+    conn: Connection, asked: RulesAsked, services: Sequence[int], now: datetime
+) -> dict[int, ServiceRules]:
+    """The rules of `services` (those asked for, or some of them) at the version read: the
+    ones this process knows if that is still theirs, else those read (asked for, or read now:
+    on PostgreSQL a round trip more, only after the rules changed), which it then keeps."""
+    version = asked.version.get()
+    known = asked.known
+    if version is not None and known is not None and known.version == version:
+        if _current(known, services, now):
+            return known.services
+    if asked.rows is not None and set(services) <= set(asked.services):
+        read, rows = asked.services, asked.rows.get()
+    else:
+        read, rows = list(services), alert_repo.service_rules(conn, services, now=now).get()
+    parsed = parse_rules(rows, read)
+    if version is not None:
+        _keep(conn.engine, version, now, parsed)
+    return parsed
+
+
+def _keep(engine: Engine, version: int, read_at: datetime, parsed: dict[int, ServiceRules]) -> None:
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(engine)
+        if known is not None and known.version == version:
+            if len(known.services) + len(parsed) <= _RULES_MAX:
+                parsed = {**known.services, **parsed}
+                read_at = max(read_at, known.read_at)
+        _KNOWN[engine] = _KnownRules(version=version, read_at=read_at, services=parsed)
+
+
 @dataclass(slots=True)
 class Plan:
     """New alerts that passed suppression, with their grouping keys, and each service's rules."""
@@ -135,52 +259,36 @@ class Plan:
 def plan(
     created: list[PendingAlert],
     history: History,
-    rule_rows: Sequence[alert_repo.ServiceRule],
+    by_service: Mapping[int, ServiceRules],
     now: datetime,
 ) -> Plan:
     """Suppress what maintenance, silences or flapping hold back (marking the rows) and give
-    every other new alert its grouping key. No I/O: `rule_rows` are `alert_repo.service_rules`.
+    every other new alert its grouping key. No I/O: `by_service` holds (at least) the rules
+    of the new alerts' services (`rules_for`).
 
     The order is the domain's: maintenance, silences, flapping, then grouping.
     """
     services = sorted({s.service_id for s in created})
-    stored: dict[int, dict[str, Any]] = {}
-    windows: list[rules.MaintenanceWindow] = []
-    silence_rows = []
-    for found in rule_rows:
-        if found.kind == 0:
-            stored[found.service_id] = found.doc
-        elif found.kind == 1:
-            windows.append(
-                rules.MaintenanceWindow(
-                    service_id=found.service_id,
-                    starts_at=found.starts_at,
-                    ends_at=found.ends_at,
-                    id=found.id,
-                )
-            )
-        else:
-            silence_rows.append(found)
-    conf = {sid: _service_rules(stored.get(sid)) for sid in services}
+    conf = {sid: by_service[sid].conf for sid in services}
     if len(_SEEN_GROUPING) >= _RULES_MAX:
         _SEEN_GROUPING.clear()
     for sid, (grouping, _, _) in conf.items():
         _SEEN_GROUPING[sid] = grouping
-    silences = _silences(sorted(silence_rows, key=lambda row: row.id))
     needs_group: list[tuple[PendingAlert, str]] = []
     for state in created:
         row = state.new
         assert row is not None and state.event is not None
         event = state.event
         grouping, _, flap = conf[state.service_id]
-        window = rules.active_maintenance(state.service_id, windows, now=now)
+        found = by_service[state.service_id]
+        window = rules.active_maintenance(state.service_id, found.windows, now=now)
         if window is not None:
             row["suppressed"] = True
             row["suppressed_reason"] = f"maintenance:{window.id}"
             continue
         silence = (
-            rules.matching_silence(event, silences, now=now, service_id=state.service_id)
-            if silences
+            rules.matching_silence(event, found.silences, now=now, service_id=state.service_id)
+            if found.silences
             else None
         )
         if silence is not None:

@@ -208,7 +208,8 @@ def _ingest(
     # PostgreSQL: the lock, the lookups and (if the batch may open alerts) the services' rules
     # in one round trip. SQLite has no round trips and reads the rules only when needed.
     postgres = conn.dialect.name == "postgresql"
-    rules = guessed = None
+    rules: placement.RulesAsked | None = None
+    guessed = None
     # PostgreSQL: batches without resolves run beside each other (shared service locks).
     # A batch that resolves alerts runs alone: it may resolve an incident whose last alert
     # it resolves, which no other batch may be joining meanwhile. (SQLite: always alone.)
@@ -220,7 +221,7 @@ def _ingest(
         if postgres and triggers:
             # and the groups new alerts would join, by the rules last seen (one round trip
             # fewer for most batches: `query_groups` asks only if this guess misses)
-            rules = alert_repo.service_rules(conn, services, now=now)
+            rules = placement.ask_rules(conn, services, now)
             guessed = placement.guess_groups(conn, triggers, now)
     if locked is not None:
         locked()
@@ -294,9 +295,12 @@ def _ingest(
             outcome.alert_ids.append(state.id)
 
     if created:
+        needed = sorted({s.service_id for s in created})
         if rules is None:
-            rules = alert_repo.service_rules(conn, sorted({s.service_id for s in created}), now=now)
-        planned = placement.plan(created, history, rules.get(), now)
+            rules = placement.ask_rules(conn, needed, now)
+        planned = placement.plan(
+            created, history, placement.rules_for(conn, rules, needed, now), now
+        )
         groups = placement.query_groups(conn, planned, now, guessed)
         opening = placement.assign(sessions, ctx, planned, groups, now, may_open=not shared)
         if opening:  # take turns opening incidents with the batches beside this one

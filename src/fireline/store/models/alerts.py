@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fireline.store.models.base import Base
@@ -109,6 +109,18 @@ class ServiceAlertSettings(Base):
     )
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertRulesVersion(Base):
+    """One row (id 1) whose `version` grows with every change to alert silences, maintenance
+    windows and service alert settings, made by triggers on those tables (migration 0013) so
+    that no writer can forget it: the intake keeps those rules between batches and reads only
+    this number to know they are still current."""
+
+    __tablename__ = "alert_rules_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Silence(Base):

@@ -740,8 +740,8 @@ def _from_sqlite(text: str | None) -> datetime | None:
 
 
 class ServiceRule(NamedTuple):
-    """One row of `service_rules`: kind 0 = stored settings (`doc`), 1 = an active maintenance
-    window, 2 = an active silence (`doc` = its matchers)."""
+    """One row of `service_rules`: kind 0 = stored settings (`doc`), 1 = a maintenance window,
+    2 = a silence (`doc` = its matchers); windows and silences not ended when read."""
 
     kind: int
     id: Any  # int, None for kind 0
@@ -751,9 +751,23 @@ class ServiceRule(NamedTuple):
     ends_at: Any
 
 
+def rules_version(db: DB) -> Later[int | None]:
+    """The alert rules' version (`AlertRulesVersion`): it changes whenever `service_rules`
+    could answer differently, other than by time passing. None if its row is missing."""
+    driver = _Driver(connection_of(db))
+    return driver.lookup(
+        "SELECT version FROM alert_rules_version WHERE id = 1",
+        [],
+        lambda rows: int(rows[0][0]) if rows else None,
+        fresh_plan=False,
+    )
+
+
 def service_rules(db: DB, services: Sequence[int], *, now: datetime) -> Later[list[ServiceRule]]:
-    """The services' alert settings, active maintenance windows and active silences (global
-    silences too) in one statement, on the driver's cursor (the intake runs it per batch)."""
+    """The services' alert settings, and the maintenance windows and silences (global
+    silences too) not ended at `now`, including those yet to start (whoever applies them
+    checks the time: the intake keeps them until `rules_version` changes), in one statement
+    on the driver's cursor."""
     conn = connection_of(db)
     driver = _Driver(conn)
     ids, values = driver.among(services, "integer")
@@ -776,12 +790,12 @@ def service_rules(db: DB, services: Sequence[int], *, now: datetime) -> Later[li
     # Small tables, one row per service, window or silence: a cached plan is fine here.
     return driver.lookup(
         "SELECT 2, id, service_id, matchers, starts_at, ends_at FROM alert_silences "  # noqa: S608
-        f"WHERE (service_id {ids} OR service_id IS NULL) AND starts_at <= {at} AND ends_at > {at} "
+        f"WHERE (service_id {ids} OR service_id IS NULL) AND ends_at > {at} "
         f"UNION ALL SELECT 1, id, service_id, {none}, starts_at, ends_at FROM maintenance_windows "
-        f"WHERE service_id {ids} AND starts_at <= {at} AND ends_at > {at} "
+        f"WHERE service_id {ids} AND ends_at > {at} "
         f"UNION ALL SELECT 0, NULL, service_id, settings, NULL, NULL FROM service_alert_settings "
         f"WHERE service_id {ids}",
-        [*values, now_value, now_value, *values, now_value, now_value, *values],
+        [*values, now_value, *values, now_value, *values],
         convert,
         fresh_plan=False,
     )

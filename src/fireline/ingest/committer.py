@@ -22,17 +22,19 @@ lock (the worker, a web request) it hands that batch to the thread, which waits 
 there. The writers' connections leave WAL checkpoints to a thread (`store.checkpoint`).
 
 On PostgreSQL every batch is written in the thread (round trips would stall the loop), on a
-connection the thread keeps, and `ingest_tx` sends its statements in pipelined round trips.
-The processes of one host take turns the same way, on a lock file in a private directory
-(`host_lock_path`), before they cut a batch. Without the turns, each process cut its next batch
-as soon as the last one committed and then waited inside its transaction for the other's
-advisory lock: twice as many batches of half the size, each paying the same round trips
-(measured: new alerts +28%). A turn lasts until the batch holds its locks and has read its
-alerts (`ingest_tx`'s `locked`): the next process then cuts its batch and sends its reads while
-this one decides and writes (passing the turn only once the COMMIT was sent measured ~5% fewer
-new alerts per second: the turn covered work that need not be alone). Correctness never depends
-on the file: the advisory locks and the database's constraints hold across hosts, and a process
-that finds the file held for longer than `HOST_LOCK_PATIENCE_SECONDS` writes without its turn.
+connection the thread keeps, and `ingest_tx` sends its statements in pipelined round trips (the
+connection begins its own transactions, so that the BEGIN goes in the first of them:
+`alert_repo.begin_own_transactions`). The processes of one host take turns the same way, on a
+lock file in a private directory (`host_lock_path`), before they cut a batch. Without the
+turns, each process cut its next batch as soon as the last one committed and then waited inside
+its transaction for the other's advisory lock: twice as many batches of half the size, each
+paying the same round trips (measured: new alerts +28%). A turn lasts until the batch holds its
+locks and has read its alerts (`ingest_tx`'s `locked`): the next process then cuts its batch
+and sends its reads while this one decides and writes (passing the turn only once the COMMIT
+was sent measured ~5% fewer new alerts per second: the turn covered work that need not be
+alone). Correctness never depends on the file: the advisory locks and the database's
+constraints hold across hosts, and a process that finds the file held for longer than
+`HOST_LOCK_PATIENCE_SECONDS` writes without its turn.
 
 If a batch fails (e.g. a cross-process race on PostgreSQL), each of its submissions is retried
 in a transaction of its own so one bad request cannot fail the others.

@@ -1,14 +1,15 @@
 """Where new alerts go: suppressed (maintenance, silence, flapping) or into an incident.
 
 Part of `usecases.alerts.ingest_tx`, in its transaction, in three steps so the intake can send
-each step's queries together: `plan` (no I/O) applies the domain's rules in this order,
-`alert_rules.active_maintenance`, `matching_silence`, `is_flapping`, and gives the rest their
-grouping keys; `query_groups` asks for the open incident groups they could join (nothing,
-if `guess_groups` already asked for them with the batch's first queries, by the rules this
-process last used); `assign` applies `alert_grouping.decide_group` to them (opening an
+each step's queries together, after `ask_rules` and `rules_for` got the services' rules (kept
+by each process until their version changes): `plan` (no I/O) applies the domain's rules in
+this order, `alert_rules.active_maintenance`, `matching_silence`, `is_flapping`, and gives the
+rest their grouping keys; `query_groups` asks for the open incident groups they could join
+(nothing, if `guess_groups` already asked for them with the batch's first queries, by the rules
+this process last used); `assign` applies `alert_grouping.decide_group` to them (opening an
 incident through `incidents.declare_tx`, priority from the service's severity map, when none
-fits). A batch that runs beside others assigns with `may_open=False` first; if that would
-open an incident, it takes the opening lock, asks `query_groups` again and assigns again.
+fits). A batch that runs beside others assigns with `may_open=False` first; if that would open
+an incident, it takes the opening lock, asks `query_groups` again and assigns again.
 """
 
 from __future__ import annotations

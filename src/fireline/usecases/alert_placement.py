@@ -187,6 +187,8 @@ class _KnownRules:
 
 _KNOWN: weakref.WeakKeyDictionary[Engine, _KnownRules] = weakref.WeakKeyDictionary()
 _KNOWN_LOCK = threading.Lock()  # writer threads, the worker's heartbeat checks, tests
+# Services whose rules a process keeps (a few hundred bytes each); past it, it starts over
+KEPT_SERVICES_MAX = 10_000
 
 
 @dataclass(slots=True)
@@ -243,7 +245,7 @@ def _keep(engine: Engine, version: int, read_at: datetime, parsed: dict[int, Ser
     with _KNOWN_LOCK:
         known = _KNOWN.get(engine)
         if known is not None and known.version == version:
-            if len(known.services) + len(parsed) <= _RULES_MAX:
+            if len(known.services) + len(parsed) <= KEPT_SERVICES_MAX:
                 parsed = {**known.services, **parsed}
                 read_at = max(read_at, known.read_at)
         _KNOWN[engine] = _KnownRules(version=version, read_at=read_at, services=parsed)

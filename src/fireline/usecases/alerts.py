@@ -205,8 +205,9 @@ def _ingest(
     # Core statements go to the connection: the session's execute path (and each
     # `session.connection()`) costs more than a small statement itself.
     services = sorted(service_ids)
-    # PostgreSQL: the lock, the lookups and (if the batch may open alerts) the services' rules
-    # in one round trip. SQLite has no round trips and reads the rules only when needed.
+    # PostgreSQL: the lock, the lookups and (if the batch may open alerts) the rules' version,
+    # and the services' rules unless this process keeps them, in one round trip. SQLite has no
+    # round trips and asks for the rules only when the batch opens alerts.
     postgres = conn.dialect.name == "postgresql"
     rules: placement.RulesAsked | None = None
     guessed = None

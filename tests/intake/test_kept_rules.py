@@ -18,10 +18,11 @@ from fireline.store.db import make_engine
 from fireline.store.models.alerts import Alert, MaintenanceWindow
 from fireline.usecases import alert_settings, alerts, noise
 from fireline.usecases.context import Context
+from fireline.usecases.submissions import IntegrationInfo
 
 
-def _send(ctx: Context, source: object, key: str) -> Alert:
-    alerts.ingest(ctx, [h.submission(source, key)])  # type: ignore[arg-type]
+def _send(ctx: Context, source: IntegrationInfo, key: str) -> Alert:
+    alerts.ingest(ctx, [h.submission(source, key)])
     return next(a for a in h.alerts(ctx) if a.dedup_key == key)
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -81,20 +80,7 @@ class PendingAlert:
 
 Rules = tuple[GroupingRule, SeverityMap, FlapPolicy]
 GroupsLater = alert_repo.Later[list[alert_repo.GroupRow]]
-_RULES: dict[bytes, Rules] = {}
-_RULES_MAX = 1024
-
-
-def _service_rules(stored: dict[str, Any] | None) -> Rules:
-    """`_rules(merged(stored))`, memoised by the stored settings' JSON (they rarely change,
-    and building the rules costs more than the rest of a small batch's placement)."""
-    key = orjson.dumps(stored, option=orjson.OPT_SORT_KEYS)
-    found = _RULES.get(key)
-    if found is None:
-        if len(_RULES) >= _RULES_MAX:
-            _RULES.clear()
-        found = _RULES[key] = _rules(alert_settings.merged(stored))
-    return found
+_RULES_MAX = 1024  # services whose grouping rule `guess_groups` remembers
 
 
 def _rules(conf: dict[str, Any]) -> Rules:
@@ -162,7 +148,7 @@ def parse_rules(
     silences = _silences(sorted(silence_rows, key=lambda row: row.id))
     return {
         sid: ServiceRules(
-            conf=_service_rules(stored.get(sid)),
+            conf=_rules(alert_settings.merged(stored.get(sid))),
             windows=tuple(windows.get(sid, ())),
             silences=tuple(s for s in silences if s.service_id in (None, sid)),
         )
@@ -282,8 +268,8 @@ def plan(
         row = state.new
         assert row is not None and state.event is not None
         event = state.event
-        grouping, _, flap = conf[state.service_id]
         found = by_service[state.service_id]
+        grouping, _, flap = found.conf
         window = rules.active_maintenance(state.service_id, found.windows, now=now)
         if window is not None:
             row["suppressed"] = True

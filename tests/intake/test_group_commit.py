@@ -157,6 +157,75 @@ def test_a_failing_event_loop_writer_leaves_the_batch_to_the_thread(
     assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "k-2"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("batch_of", ["new alerts", "repeats"])
+def test_an_event_loop_batch_failing_after_its_writes_is_rolled_back_and_written_again(
+    ctx: Context,
+    settings: Settings,
+    engine: Engine,
+    clock: FrozenClock,
+    monkeypatch: Any,
+    batch_of: str,
+) -> None:
+    """The event-loop writer begins its transactions on the driver. A batch that fails after
+    its writes leaves nothing behind, whether it opened incidents (through the ORM session,
+    which joins that transaction) and inserted alerts, or only counted repeats (SQLAlchemy
+    never knew of its transaction): the thread writes it again, every request is answered 202
+    and counted once, and the next batch is written on the event loop again."""
+    app, key = _app_and_key(ctx, settings, engine, clock)
+    name = "insert_alerts" if batch_of == "new alerts" else "bump"
+    real = getattr(alert_repo, name)
+    failed: list[int] = []
+
+    def failing_once(db: Any, rows: Any, *args: Any, **kwargs: Any) -> Any:
+        done = real(db, rows, *args, **kwargs)
+        if rows and not failed:
+            failed.append(len(rows))
+            raise RuntimeError("the disk went away")
+        return done
+
+    in_thread: list[int] = []
+    kept: list[Any] = []
+    keys = [f"k-{i}" for i in range(6)]
+
+    async def scenario() -> tuple[list[int], int]:
+        first = ["warm-up"] if batch_of == "new alerts" else keys
+        for dedup_key in first:
+            assert await _post(app, "/v2/enqueue", helpers.trigger(key, dedup_key)) == 202
+        monkeypatch.setattr(alert_repo, name, failing_once)
+        committer = app.state.intake.committer
+        kept.append(committer._conn)
+        write = committer._write
+
+        def counted(subs: Any) -> Any:
+            in_thread.append(len(subs))
+            return write(subs)
+
+        committer._write = counted
+        batch = await asyncio.gather(
+            *(_post(app, "/v2/enqueue", helpers.trigger(key, k)) for k in keys)
+        )
+        after = await _post(app, "/v2/enqueue", helpers.trigger(key, "k-0"))
+        return list(batch), after
+
+    batch, after = asyncio.run(scenario())
+    assert failed, "the failure was never injected"
+    assert len(in_thread) == 1, "only the failed batch goes to the thread"
+    assert batch == [202] * 6
+    assert after == 202
+    stored = {a.dedup_key: a for a in helpers.alerts(ctx)}
+    assert sorted(stored) == sorted(["warm-up", *keys] if batch_of == "new alerts" else keys)
+    assert all(a.incident_id is not None for a in stored.values())
+    # nothing of the failed batch stayed: each request counted once, and the last repeat too
+    counts = [stored[k].occurrence_count for k in keys]
+    assert counts == ([2, 1, 1, 1, 1, 1] if batch_of == "new alerts" else [3, 2, 2, 2, 2, 2])
+    assert helpers.incident_count(ctx) == len(stored)
+    committer = app.state.intake.committer
+    assert kept[0] is not None
+    assert committer._conn is kept[0], "the event-loop writer's connection was dropped"
+    assert not committer._conn.connection.dbapi_connection.in_transaction
+
+
 @pytest.mark.parametrize(
     "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )

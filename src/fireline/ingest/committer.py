@@ -19,7 +19,10 @@ waits for the other server processes' intake writers on a file lock without bloc
 loops at once; a polled wait handed the lock over up to a millisecond or two late, while every
 request of the waiting process's batch waited too), and if anything else holds SQLite's write
 lock (the worker, a web request) it hands that batch to the thread, which waits for the lock
-there. The writers' connections leave WAL checkpoints to a thread (`store.checkpoint`).
+there. It begins and commits on the driver (`store.db.begin_on_driver`), without SQLAlchemy's
+transaction machinery, which cost about as much as SQLite's own BEGIN; a batch that opens an
+incident has its ORM session join that transaction. The writers' connections leave WAL
+checkpoints to a thread (`store.checkpoint`).
 
 On PostgreSQL every batch is written in the thread (round trips would stall the loop), on a
 connection the thread keeps, and `ingest_tx` sends its statements in pipelined round trips (the
@@ -61,7 +64,7 @@ from sqlalchemy.exc import OperationalError
 
 from fireline.config import Settings
 from fireline.errors import FirelineError
-from fireline.store import checkpoint
+from fireline.store import checkpoint, db
 from fireline.store.repos import alerts as alert_repo
 from fireline.usecases import alerts
 from fireline.usecases.context import Context
@@ -261,7 +264,7 @@ class GroupCommitter:
             try:
                 conn = self._inline_connection()
                 # BEGIN IMMEDIATE without waiting: another writer holds the lock → the thread
-                transaction = conn.begin()
+                db.begin_on_driver(conn)
             except Exception as exc:
                 if not isinstance(exc, OperationalError | sqlite3.OperationalError):
                     log.exception("event-loop intake writer failed")
@@ -269,7 +272,7 @@ class GroupCommitter:
                     self._conn = self._drop_if_broken(self._conn)
                 return None
             try:
-                self._apply(conn, transaction, subs)
+                self._apply(conn, None, subs)
             except Exception:
                 self._conn = self._drop_if_broken(conn)
                 log.warning("intake batch of %d failed; retrying in the writer thread", len(subs))
@@ -284,7 +287,7 @@ class GroupCommitter:
         """The event-loop writer's own connection, kept across batches (a pooled session per
         batch cost a checkout, a check-in and their events: about a tenth of a batch)."""
         if self._conn is None:
-            conn = self._engine.connect().execution_options(sqlite_nowait=True)
+            conn = self._engine.connect()
             self._keep(conn)
             self._conn = conn
         return self._conn
@@ -305,6 +308,9 @@ class GroupCommitter:
         if self.checkpointer is not None and not conn.invalidated:
             with contextlib.suppress(Exception):
                 checkpoint.restore_auto(conn.connection.dbapi_connection)
+        if self.inline and not conn.invalidated:
+            with contextlib.suppress(Exception):
+                db.end_driver_transactions(conn)
         if not self.inline and not conn.invalidated:
             with contextlib.suppress(Exception):
                 conn.invalidate()
@@ -312,16 +318,22 @@ class GroupCommitter:
             conn.close()
 
     def _apply(
-        self, conn: Connection, transaction: Transaction, subs: Sequence[Submission]
+        self, conn: Connection, transaction: Transaction | None, subs: Sequence[Submission]
     ) -> None:
-        """`ingest_tx` for `subs` in `transaction` on `conn`, committed; rolled back on error.
-        On a SQLite file the caller holds the intake lock, and the checkpoint the thread may
-        have asked for runs here, after the commit."""
+        """`ingest_tx` for `subs` in `transaction` on `conn` (None: the one `db.begin_on_driver`
+        began), committed; rolled back on error. On a SQLite file the caller holds the intake
+        lock, and the checkpoint the thread may have asked for runs here, after the commit."""
         try:
             alerts.ingest_tx(conn, self.ctx, subs, commit=True, locked=self._pass_turn)
-            transaction.commit()
+            if transaction is None:
+                db.commit_on_driver(conn)
+            else:
+                transaction.commit()
         except BaseException:
-            if transaction.is_active:
+            if transaction is None:
+                with contextlib.suppress(Exception):  # a broken connection is dropped
+                    db.rollback_on_driver(conn)
+            elif transaction.is_active:
                 transaction.rollback()
             raise
         if self.checkpointer is not None:
@@ -333,10 +345,20 @@ class GroupCommitter:
 
     def _drop_if_broken(self, conn: Connection) -> Connection | None:
         """`conn` if it can serve the next batch, else None (closed)."""
-        if conn.invalidated or conn.in_transaction():
+        if conn.invalidated or conn.in_transaction() or self._driver_busy(conn):
             self._release(conn)
             return None
         return conn
+
+    def _driver_busy(self, conn: Connection) -> bool:
+        """SQLite: whether a transaction `db.begin_on_driver` began is still open (or the
+        connection cannot say)."""
+        if not self.inline:
+            return False
+        try:
+            return db.in_driver_transaction(conn)
+        except Exception:
+            return True
 
     def _lock_fileno(self) -> int | None:
         if self._lock_path is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from fireline.config import Settings
@@ -65,6 +65,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # to a thread. Its connection keeps a busy timeout of 0 until it is used without the
         # option again (switching it around every BEGIN cost two statements per batch).
         record = conn.connection
+        if record.info.get(_DRIVER_BEGINS) and record.dbapi_connection.in_transaction:
+            return  # join the transaction `begin_on_driver` began
         if record.info.get("sqlite_nowait", False) != nowait:
             timeout = 0 if nowait else BUSY_TIMEOUT_MS
             record.dbapi_connection.execute(f"PRAGMA busy_timeout={timeout}")
@@ -73,6 +75,58 @@ def _configure_sqlite(engine: Engine) -> None:
             record.dbapi_connection.execute(f"BEGIN {mode}")
         else:
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+_DRIVER_BEGINS = "fireline_driver_begins"
+
+
+def begin_on_driver(conn: Connection) -> None:
+    """SQLite: BEGIN IMMEDIATE straight on the driver, failing at once if another connection
+    holds the write lock (sqlite3.OperationalError "database is locked"), for the intake's
+    event-loop writer: SQLAlchemy's begin and commit (its transaction object, events, the
+    options looked up in `_on_begin`) cost about as much as SQLite's own BEGIN, and a batch of
+    repeats needs nothing else from them. Anything that later begins a SQLAlchemy transaction
+    on `conn` (an ORM session, a statement's autobegin) joins this one. End it with
+    `commit_on_driver` or `rollback_on_driver`; `end_driver_transactions` before `conn` goes
+    back to the pool."""
+    record = conn.connection
+    driver: Any = record.dbapi_connection
+    if not record.info.get("sqlite_nowait"):  # (`_on_begin` restores the timeout when asked)
+        driver.execute("PRAGMA busy_timeout=0")
+        record.info["sqlite_nowait"] = True
+    record.info[_DRIVER_BEGINS] = True
+    driver.execute("BEGIN IMMEDIATE")
+
+
+def commit_on_driver(conn: Connection) -> None:
+    """Commit what `begin_on_driver` began (through SQLAlchemy if it joined)."""
+    if conn.in_transaction():
+        conn.commit()
+    else:
+        _driver(conn).commit()
+
+
+def rollback_on_driver(conn: Connection) -> None:
+    """Roll back what `begin_on_driver` began, whether SQLAlchemy joined it or not."""
+    if conn.in_transaction():
+        conn.rollback()
+    driver = _driver(conn)
+    if driver.in_transaction:
+        driver.rollback()
+
+
+def in_driver_transaction(conn: Connection) -> bool:
+    """Whether `conn`'s driver is in a transaction that SQLAlchemy may not know of."""
+    return bool(_driver(conn).in_transaction)
+
+
+def _driver(conn: Connection) -> Any:
+    return conn.connection.dbapi_connection
+
+
+def end_driver_transactions(conn: Connection) -> None:
+    """`conn` no longer begins on the driver (before it goes back to the pool)."""
+    conn.connection.info.pop(_DRIVER_BEGINS, None)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -134,6 +134,10 @@ class _Sessions:
     def __call__(self) -> Session:
         if self._session is None:
             assert self._conn is not None
+            if not self._conn.in_transaction():
+                # begun on the driver (`store.db.begin_on_driver`): SQLAlchemy joins it here,
+                # else the session would own a transaction of its own and roll it back on close
+                self._conn.begin()
             self._session = self._ctx.sessions(bind=self._conn)  # joins its transaction
         return self._session
 

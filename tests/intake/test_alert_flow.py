@@ -388,6 +388,20 @@ def test_rate_limit_answers_429_with_retry_after(
     assert len(h.alerts(ctx)) == 3
 
 
+def test_metrics_count_the_intake_events_by_source_and_result(
+    client: TestClient, ctx: Context, admin: Person
+) -> None:
+    """An owner can see in /metrics how many events each source sent and how many were
+    throttled (Prometheus text format, counter `fireline_intake_events`)."""
+    h.service(ctx)
+    key = h.integration(client, admin, config={"rate_limit_per_minute": 3})["key"]
+    for i in range(5):
+        client.post("/v2/enqueue", json=h.trigger(key, f"r{i}"))
+    text = client.get("/metrics").text
+    assert 'fireline_intake_events_total{result="accepted",source="pagerduty"} 3.0' in text
+    assert 'fireline_intake_events_total{result="throttled",source="pagerduty"} 2.0' in text
+
+
 def test_integration_key_rotate_and_revoke(client: TestClient, ctx: Context, admin: Person) -> None:
     h.service(ctx)
     created = h.integration(client, admin)

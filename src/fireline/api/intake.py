@@ -27,10 +27,13 @@ import hmac
 import logging
 import re
 import time
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -76,20 +79,14 @@ class Intake:
         self.committer = GroupCommitter(ctx)
         self.buckets = TokenBuckets(ctx.clock)
         self._keys: dict[str, tuple[_Source | None, float]] = {}
-        self.events = Counter(
-            "fireline_intake_events",
-            "Alert intake events by source and result",
-            ["source", "result"],
-            registry=registry,
-        )
-        self._counters: dict[tuple[str, str], Any] = {}
+        self.events = _Tally()
+        if registry is not None:
+            registry.register(self.events)
 
     def _count(self, source: str, result: str, amount: int = 1) -> None:
-        """Add to the events counter (children cached: `labels()` costs more than `inc()`)."""
-        child = self._counters.get((source, result))
-        if child is None:
-            child = self._counters[(source, result)] = self.events.labels(source, result)
-        child.inc(amount)
+        """Add to the events counter (`fireline_intake_events`)."""
+        counts = self.events.counts
+        counts[source, result] = counts.get((source, result), 0) + amount
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -408,6 +405,25 @@ def front(app: Any) -> ASGIApp:
             await app(scope, receive, send)
 
     return serve
+
+
+class _Tally(Collector):
+    """The counter `fireline_intake_events`, by source and result, kept in a plain dict that
+    only the event loop writes: a prometheus_client `Counter` takes a lock in every `inc()`,
+    which cost about a twentieth of a small intake request."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "fireline_intake_events",
+            "Alert intake events by source and result",
+            labels=["source", "result"],
+        )
+        for (source, result), count in list(self.counts.items()):  # (a copy: another thread)
+            family.add_metric([source, result], count)
+        yield family
 
 
 class _Source(NamedTuple):

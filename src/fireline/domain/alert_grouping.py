@@ -108,6 +108,9 @@ class Link:
     text: str = ""
 
 
+_NOTHING: Mapping[str, JSONValue] = MappingProxyType({})  # the empty labels, annotations, details
+
+
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     """One alert state change from any source, after parsing.
@@ -146,26 +149,37 @@ class AlertEvent:
     truncated: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # (every intake event comes through here: plain attribute reads, and the mappings
+        # copied only when not empty)
+        put = object.__setattr__
         if type(self.action) is not Action:
-            object.__setattr__(self, "action", Action(self.action))
+            put(self, "action", Action(self.action))
         if type(self.severity) is not Severity:
-            object.__setattr__(self, "severity", Severity(self.severity))
+            put(self, "severity", Severity(self.severity))
         if not self.dedup_key or len(self.dedup_key) > MAX_DEDUP_KEY:
             raise InvalidField("dedup_key", f"must be 1 to {MAX_DEDUP_KEY} characters")
         if len(self.summary) > MAX_SUMMARY:
             raise InvalidField("summary", f"must be at most {MAX_SUMMARY} characters")
-        for name in ("labels", "annotations"):
-            mapping: Mapping[str, str] = getattr(self, name)
-            if len(mapping) > MAX_LABELS:
-                raise InvalidField(name, f"at most {MAX_LABELS} entries")
-            object.__setattr__(self, name, MappingProxyType(dict(mapping)))
-        object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+        if len(self.labels) > MAX_LABELS:
+            raise InvalidField("labels", f"at most {MAX_LABELS} entries")
+        if len(self.annotations) > MAX_LABELS:
+            raise InvalidField("annotations", f"at most {MAX_LABELS} entries")
+        put(self, "labels", MappingProxyType(dict(self.labels)) if self.labels else _NOTHING)
+        put(
+            self,
+            "annotations",
+            MappingProxyType(dict(self.annotations)) if self.annotations else _NOTHING,
+        )
+        put(self, "details", MappingProxyType(dict(self.details)) if self.details else _NOTHING)
         if type(self.links) is not tuple:
-            object.__setattr__(self, "links", tuple(self.links))
+            put(self, "links", tuple(self.links))
         if type(self.images) is not tuple:
-            object.__setattr__(self, "images", tuple(self.images))
-        for name in ("occurred_at", "starts_at", "ends_at"):
-            value: datetime | None = getattr(self, name)
+            put(self, "images", tuple(self.images))
+        for name, value in (
+            ("occurred_at", self.occurred_at),
+            ("starts_at", self.starts_at),
+            ("ends_at", self.ends_at),
+        ):
             if value is not None and value.utcoffset() is None:
                 raise InvalidField(name, "must be timezone-aware")
 

@@ -452,7 +452,8 @@ def insert_alerts(
     touch: Sequence[int] = (),
     now: datetime,
 ) -> Later[list[int]]:
-    """Insert new alert rows (their `id` is set here); for each row with an `incident_id`, the
+    """Insert new alert rows (their `id` is set here on SQLite, their order `n` on PostgreSQL:
+    the rows are the caller's to give away); for each row with an `incident_id`, the
     event `attached` on that incident at `now`, its data the alert's summary, severity, dedup
     key, source and id; and `touch_integrations(touch, now=now)`. The new ids, in row order.
 
@@ -488,10 +489,12 @@ def insert_alerts(
             ),
         )
         return Later.of(ids)
+    for n, row in enumerate(rows):
+        row["n"] = n  # the rows' order (`_postgres_insert_attached`); the caller's own dicts
     cursor.execute(
         _postgres_insert_attached(),
         (
-            orjson.dumps([{**row, "n": n} for n, row in enumerate(rows)]).decode(),
+            orjson.dumps(rows).decode(),
             attached.record_type,
             attached.kind,
             now,

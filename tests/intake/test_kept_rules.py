@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, text
@@ -16,6 +17,7 @@ from fireline.clock import FrozenClock
 from fireline.config import Settings
 from fireline.store.db import make_engine
 from fireline.store.models.alerts import Alert, MaintenanceWindow
+from fireline.store.repos import alerts as alert_repo
 from fireline.usecases import alert_settings, alerts, noise
 from fireline.usecases.context import Context
 from fireline.usecases.submissions import IntegrationInfo
@@ -58,6 +60,32 @@ def test_changes_to_windows_silences_and_settings_apply_to_the_next_alert(
     assert _send(ctx, source, "e").incident_id == first  # one incident per service
     alert_settings.put(ctx, "checkout", {"grouping": {"mode": "dedup_key"}})
     assert _send(ctx, source, "f").incident_id != first
+
+
+def test_a_process_reads_the_rules_again_only_after_they_changed(
+    ctx: Context, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between changes a batch asks only for the rules' version (on PostgreSQL, with the
+    service's lock), not for the rules themselves."""
+    source = h.pagerduty_source(ctx)
+    reads: list[object] = []
+    read = alert_repo.service_rules
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(alert_repo, "service_rules", counted)
+    for key in ("a", "b", "c"):
+        _send(ctx, source, key)
+    assert len(reads) == 1
+    noise.create_silence(
+        ctx, matchers={"summary": "~quiet-.*"}, reason="known", ends_at=clock.now() + timedelta(1)
+    )
+    for key in ("quiet-1", "d"):
+        _send(ctx, source, key)
+    assert len(reads) == 2
+    assert next(a for a in h.alerts(ctx) if a.dedup_key == "quiet-1").suppressed
 
 
 def test_a_change_written_by_another_process_applies_to_the_next_alert(

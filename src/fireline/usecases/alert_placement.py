@@ -191,13 +191,20 @@ def _current(known: _KnownRules | None, services: Iterable[int], now: datetime) 
     return known is not None and now >= known.read_at and all(s in known.services for s in services)
 
 
-def ask_rules(conn: Connection, services: Sequence[int], now: datetime) -> RulesAsked:
-    """Ask for the rules' version, and for the rules of `services` unless this process knows
-    them all (PostgreSQL: inside `pipelined`, so they go with the batch's first queries; the
-    version first, so rules read with it are at least as new). Read them with `rules_for`."""
+def ask_rules(
+    conn: Connection,
+    services: Sequence[int],
+    now: datetime,
+    version: alert_repo.Later[int | None] | None = None,
+) -> RulesAsked:
+    """Ask for the rules' version (unless `version` is it, asked for already), and for the
+    rules of `services` unless this process knows them all (PostgreSQL: inside `pipelined`,
+    so they go with the batch's first queries; the version first, so rules read with it are
+    at least as new). Read them with `rules_for`."""
     with _KNOWN_LOCK:
         known = _KNOWN.get(conn.engine)
-    version = alert_repo.rules_version(conn)
+    if version is None:
+        version = alert_repo.rules_version(conn)
     rows = (
         None
         if _current(known, services, now)

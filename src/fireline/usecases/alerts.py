@@ -222,12 +222,12 @@ def _ingest(
     shared = postgres and not resolving
     with alert_repo.pipelined(conn):
         alert_repo.begin(conn)  # PostgreSQL, the intake's writer: with the lock, not alone
-        alert_repo.lock_services(conn, services, shared=shared)
+        version = alert_repo.lock_services(conn, services, shared=shared)  # (PostgreSQL)
         lookups = _lookups(conn, wanted, now - STALE_REPEAT_WINDOW, resolving)
         if postgres and triggers:
             # and the groups new alerts would join, by the rules last seen (one round trip
             # fewer for most batches: `query_groups` asks only if this guess misses)
-            rules = placement.ask_rules(conn, services, now)
+            rules = placement.ask_rules(conn, services, now, version)
             guessed = placement.guess_groups(conn, triggers, now)
     if locked is not None:
         locked()

@@ -401,11 +401,27 @@ _SERVICE_LOCK_BASE = 7_000_000_000  # advisory lock keys of the intake: this + s
 _OPENING_LOCK_BASE = 8_000_000_000  # and of opening incidents from alerts on a service
 
 
-def lock_services(db: DB, service_ids: Sequence[int], *, shared: bool = False) -> None:
+def lock_services(
+    db: DB, service_ids: Sequence[int], *, shared: bool = False
+) -> Later[int | None] | None:
     """PostgreSQL: take the intake's transaction-level advisory lock of each service, in
     order (so two writers never wait on each other crosswise); `shared` by batches that may
-    run beside each other. SQLite: nothing, BEGIN IMMEDIATE already serialises writers."""
-    _advisory_locks(db, _SERVICE_LOCK_BASE, service_ids, shared=shared)
+    run beside each other. The first lock's statement also reads the alert rules' version
+    (`rules_version`, returned), which a statement of its own cost ~1.5% of new alerts per
+    second. SQLite: nothing (None), BEGIN IMMEDIATE already serialises writers."""
+    conn = connection_of(db)
+    if conn.dialect.name == "sqlite" or not service_ids:
+        return None
+    first, *rest = sorted(set(service_ids))
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    version = _Driver(conn).lookup(
+        f"SELECT {function}(%s), ({_RULES_VERSION})",
+        [_SERVICE_LOCK_BASE + first],
+        lambda rows: None if rows[0][1] is None else int(rows[0][1]),
+        fresh_plan=False,
+    )
+    _advisory_locks(db, _SERVICE_LOCK_BASE, rest, shared=shared)
+    return version
 
 
 def lock_openings(db: DB, service_ids: Sequence[int]) -> None:
@@ -770,11 +786,11 @@ def rules_version(db: DB) -> Later[int | None]:
     could answer differently, other than by time passing. None if its row is missing."""
     driver = _Driver(connection_of(db))
     return driver.lookup(
-        "SELECT version FROM alert_rules_version WHERE id = 1",
-        [],
-        lambda rows: int(rows[0][0]) if rows else None,
-        fresh_plan=False,
+        _RULES_VERSION, [], lambda rows: int(rows[0][0]) if rows else None, fresh_plan=False
     )
+
+
+_RULES_VERSION = "SELECT version FROM alert_rules_version WHERE id = 1"
 
 
 def service_rules(db: DB, services: Sequence[int], *, now: datetime) -> Later[list[ServiceRule]]:

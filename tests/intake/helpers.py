@@ -8,10 +8,14 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from tests.conftest import Person
 
+from fireline.app import create_app
+from fireline.clock import FrozenClock
+from fireline.config import Settings
 from fireline.domain.alert_grouping import Action, AlertEvent, Severity
 from fireline.ingest.committer import GroupCommitter
 from fireline.store.models import Incident
@@ -145,3 +149,21 @@ async def wait_for_other_process(
     other._unlock()
     status = await asyncio.wait_for(waiting, 10)
     return waited, status, time.monotonic() - released
+
+
+async def post(app: Any, path: str, body: dict[str, Any]) -> int:
+    """One request straight into the ASGI app, on the running event loop; returns the status."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fireline") as client:
+        return (await client.post(path, json=body)).status_code
+
+
+def app_and_key(
+    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock
+) -> tuple[Any, str]:
+    """An app (no worker) and the key of a PagerDuty integration without a rate limit."""
+    service(ctx)
+    key = integrations.create(
+        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
+    ).key
+    return create_app(settings, clock=clock, engine=engine, start_worker=False), key

@@ -9,38 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from tests.intake import helpers
 
-from fireline.app import create_app
 from fireline.clock import FrozenClock
 from fireline.config import Settings
 from fireline.ingest import committer as committer_module
 from fireline.ingest.committer import GroupCommitter
 from fireline.store import checkpoint
 from fireline.store.repos import alerts as alert_repo
-from fireline.usecases import integrations
 from fireline.usecases.context import Context
-
-
-async def _post(app: Any, path: str, body: dict[str, Any]) -> int:
-    """One request straight into the ASGI app, on the running event loop; returns the status."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://fireline") as client:
-        return (await client.post(path, json=body)).status_code
-
-
-def _app_and_key(
-    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock
-) -> tuple[Any, str]:
-    """An app (no worker) and the key of a PagerDuty integration without a rate limit."""
-    helpers.service(ctx)
-    key = integrations.create(
-        ctx, type="pagerduty", service="checkout", name="pd", config={"rate_limit_per_minute": 0}
-    ).key
-    return create_app(settings, clock=clock, engine=engine, start_worker=False), key
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -50,15 +29,17 @@ def test_event_loop_keeps_running_while_another_writer_holds_sqlite(
     """A batch that finds SQLite's write lock taken (by the worker, a web request, another
     program) waits for it in the writer thread: the server's other requests go on meanwhile,
     and the event is stored and answered 202 once the lock is free."""
-    app, key = _app_and_key(ctx, settings, engine, clock)
+    app, key = helpers.app_and_key(ctx, settings, engine, clock)
     path = settings.sqlite_path()
     assert path is not None
     other = sqlite3.connect(path, isolation_level=None)
 
     async def scenario() -> tuple[int, float, bool]:
-        assert await _post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
+        assert await helpers.post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
         other.execute("BEGIN IMMEDIATE")  # someone else is writing
-        request = asyncio.ensure_future(_post(app, "/v2/enqueue", helpers.trigger(key, "k-1")))
+        request = asyncio.ensure_future(
+            helpers.post(app, "/v2/enqueue", helpers.trigger(key, "k-1"))
+        )
         started = time.monotonic()
         for _ in range(30):  # ~0.3 s of other work on the same loop
             await asyncio.sleep(0.01)
@@ -86,12 +67,12 @@ def test_a_waiting_writer_takes_the_intake_lock_as_soon_as_another_process_relea
     intake lock wakes the one waiting for it (through the FIFO beside the lock), so a batch
     is not left waiting for a poll. The fallback poll is made far too slow to do it here."""
     monkeypatch.setattr(committer_module, "WAKE_FALLBACK_SECONDS", 60.0)
-    app, key = _app_and_key(ctx, settings, engine, clock)
+    app, key = helpers.app_and_key(ctx, settings, engine, clock)
     other_process = GroupCommitter(ctx)  # the same lock and FIFO, as another process has
 
     async def scenario() -> tuple[bool, int, float]:
-        assert await _post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
-        request = _post(app, "/v2/enqueue", helpers.trigger(key, "k-3"))
+        assert await helpers.post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
+        request = helpers.post(app, "/v2/enqueue", helpers.trigger(key, "k-3"))
         return await helpers.wait_for_other_process(other_process, request, 0.2)
 
     try:
@@ -111,14 +92,14 @@ def test_the_sqlite_log_stays_bounded_while_the_intake_writes(
     """The intake's writers leave WAL checkpoints to a thread; the log still starts over."""
     monkeypatch.setattr(checkpoint, "CATCH_UP_FRAMES", 50)
     monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.02)
-    app, key = _app_and_key(ctx, settings, engine, clock)
+    app, key = helpers.app_and_key(ctx, settings, engine, clock)
     count = 400
 
     async def scenario() -> list[int]:
         statuses = []
         for n in range(count):
             body = helpers.trigger(key, f"k-{n}", custom_details={"padding": "x" * 2000})
-            statuses.append(await _post(app, "/v2/enqueue", body))  # about a page each
+            statuses.append(await helpers.post(app, "/v2/enqueue", body))  # about a page each
         return statuses
 
     assert set(asyncio.run(scenario())) == {202}
@@ -141,17 +122,19 @@ def test_a_failing_event_loop_writer_leaves_the_batch_to_the_thread(
 ) -> None:
     """Whatever breaks in the event-loop writer, the request is still stored and answered
     (by the writer thread), never left waiting."""
-    app, key = _app_and_key(ctx, settings, engine, clock)
+    app, key = helpers.app_and_key(ctx, settings, engine, clock)
 
     async def scenario() -> int:
-        assert await _post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
+        assert await helpers.post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
         committer = app.state.intake.committer
 
         def broken() -> None:
             raise RuntimeError("cannot open the database")
 
         committer._inline_connection = broken
-        return await asyncio.wait_for(_post(app, "/v2/enqueue", helpers.trigger(key, "k-2")), 10)
+        return await asyncio.wait_for(
+            helpers.post(app, "/v2/enqueue", helpers.trigger(key, "k-2")), 10
+        )
 
     assert asyncio.run(scenario()) == 202
     assert [a.dedup_key for a in helpers.alerts(ctx)] == ["warm-up", "k-2"]
@@ -172,7 +155,7 @@ def test_an_event_loop_batch_failing_after_its_writes_is_rolled_back_and_written
     which joins that transaction) and inserted alerts, or only counted repeats (SQLAlchemy
     never knew of its transaction): the thread writes it again, every request is answered 202
     and counted once, and the next batch is written on the event loop again."""
-    app, key = _app_and_key(ctx, settings, engine, clock)
+    app, key = helpers.app_and_key(ctx, settings, engine, clock)
     name = "insert_alerts" if batch_of == "new alerts" else "bump"
     real = getattr(alert_repo, name)
     failed: list[int] = []
@@ -191,7 +174,7 @@ def test_an_event_loop_batch_failing_after_its_writes_is_rolled_back_and_written
     async def scenario() -> tuple[list[int], int]:
         first = ["warm-up"] if batch_of == "new alerts" else keys
         for dedup_key in first:
-            assert await _post(app, "/v2/enqueue", helpers.trigger(key, dedup_key)) == 202
+            assert await helpers.post(app, "/v2/enqueue", helpers.trigger(key, dedup_key)) == 202
         monkeypatch.setattr(alert_repo, name, failing_once)
         committer = app.state.intake.committer
         kept.append(committer._conn)
@@ -203,9 +186,9 @@ def test_an_event_loop_batch_failing_after_its_writes_is_rolled_back_and_written
 
         committer._write = counted
         batch = await asyncio.gather(
-            *(_post(app, "/v2/enqueue", helpers.trigger(key, k)) for k in keys)
+            *(helpers.post(app, "/v2/enqueue", helpers.trigger(key, k)) for k in keys)
         )
-        after = await _post(app, "/v2/enqueue", helpers.trigger(key, "k-0"))
+        after = await helpers.post(app, "/v2/enqueue", helpers.trigger(key, "k-0"))
         return list(batch), after
 
     batch, after = asyncio.run(scenario())
@@ -245,7 +228,7 @@ def test_a_postgres_batch_failing_after_its_writes_is_rolled_back_and_retried_on
     together) as without them (libpq older than 14)."""
     if not pipelines:
         monkeypatch.setattr(alert_repo, "_pipeline_supported", lambda: False)
-    app, key = _app_and_key(ctx, settings, engine, clock)
+    app, key = helpers.app_and_key(ctx, settings, engine, clock)
     real_insert = alert_repo.insert_alerts
     failed: list[int] = []
 
@@ -260,9 +243,9 @@ def test_a_postgres_batch_failing_after_its_writes_is_rolled_back_and_retried_on
 
     async def scenario() -> tuple[list[int], int]:
         batch = await asyncio.gather(
-            *(_post(app, "/v2/enqueue", helpers.trigger(key, f"k-{i}")) for i in range(6))
+            *(helpers.post(app, "/v2/enqueue", helpers.trigger(key, f"k-{i}")) for i in range(6))
         )
-        after = await _post(app, "/v2/enqueue", helpers.trigger(key, "after"))
+        after = await helpers.post(app, "/v2/enqueue", helpers.trigger(key, "after"))
         return list(batch), after
 
     batch, after = asyncio.run(scenario())
@@ -288,14 +271,14 @@ def test_postgres_intake_works_without_pipeline_mode(
     """With a libpq older than 14 (no pipeline mode) the batch's statements go one by one:
     triggers, repeats and resolves are all stored as with pipelining."""
     monkeypatch.setattr(alert_repo, "_pipeline_supported", lambda: False)
-    app, key = _app_and_key(ctx, settings, engine, clock)
+    app, key = helpers.app_and_key(ctx, settings, engine, clock)
 
     async def scenario() -> list[int]:
         first = await asyncio.gather(
-            *(_post(app, "/v2/enqueue", helpers.trigger(key, f"k-{i}")) for i in range(4))
+            *(helpers.post(app, "/v2/enqueue", helpers.trigger(key, f"k-{i}")) for i in range(4))
         )
-        repeat = await _post(app, "/v2/enqueue", helpers.trigger(key, "k-0"))
-        resolve = await _post(app, "/v2/enqueue", helpers.action(key, "resolve", "k-1"))
+        repeat = await helpers.post(app, "/v2/enqueue", helpers.trigger(key, "k-0"))
+        resolve = await helpers.post(app, "/v2/enqueue", helpers.action(key, "resolve", "k-1"))
         return [*first, repeat, resolve]
 
     assert asyncio.run(scenario()) == [202] * 6

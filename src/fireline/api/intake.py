@@ -14,10 +14,10 @@ injection, no per-request middleware), because monitoring tools send a lot and r
 validated on the event loop before anything is written; a request is answered only after the
 group committer (`fireline.ingest.committer`) has committed it. Bad input is a 4xx naming the
 field, never a 5xx; a storage failure is 503 with Retry-After so senders retry.
-Integration lookups are cached per process by key digest for KEY_CACHE_SECONDS; a rotate or
-revoke clears the cache of the process that made it, so a revoked or rotated key keeps working
-in the other server processes for at most that long. `front(app)` is what `fireline serve`
-runs: intake paths skip the FastAPI stack entirely.
+Integration lookups are cached per process by key digest for KEY_CACHE_SECONDS, one lookup per
+key at a time; a rotate or revoke clears the cache of the process that made it, so a revoked or
+rotated key keeps working in the other server processes for at most that long. `front(app)` is
+what `fireline serve` runs: intake paths skip the FastAPI stack entirely.
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ class Intake:
         self.committer = GroupCommitter(ctx)
         self.buckets = TokenBuckets(ctx.clock)
         self._keys: dict[str, tuple[_Source | None, float]] = {}
+        self._loading: dict[str, asyncio.Future[_Source | None]] = {}
+        self._generation = 0  # of the keys: `forget_keys` makes lookups under way stale
         self.events = _Tally()
         if registry is not None:
             registry.register(self.events)
@@ -181,20 +183,40 @@ class Intake:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def integration(self, key: str) -> _Source | None:
-        """The live integration for `key`, from the cache or the database."""
+        """The live integration for `key`, from the cache or the database. One lookup per key
+        at a time: the requests that find the key's entry expired meanwhile wait for it (each
+        used to look it up itself: under load a dozen lookups per key and process every time
+        the entry expired)."""
         digest = key_digest(key)
-        now = time.monotonic()
         cached = self._keys.get(digest)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        info = await asyncio.to_thread(self._load, digest)
-        if len(self._keys) >= KEY_CACHE_MAX:
-            self._keys.clear()
-        self._keys[digest] = (info, now + KEY_CACHE_SECONDS)
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = self._loading[digest] = asyncio.ensure_future(self._fetch(digest))
+        # (shielded: a request that goes away does not cancel the others' lookup)
+        return await asyncio.shield(loading)
+
+    async def _fetch(self, digest: str) -> _Source | None:
+        generation = self._generation
+        started = time.monotonic()
+        try:
+            info = await asyncio.to_thread(self._load, digest)
+        finally:
+            if self._loading.get(digest) is asyncio.current_task():
+                del self._loading[digest]
+        if generation == self._generation:  # else keys changed meanwhile: not kept
+            if len(self._keys) >= KEY_CACHE_MAX:
+                self._keys.clear()
+            self._keys[digest] = (info, started + KEY_CACHE_SECONDS)
         return info
 
     def forget_keys(self) -> None:
+        """Keys were rotated or revoked: look every key up again (also those being looked up
+        now, which may have read them before the change)."""
         self._keys.clear()
+        self._loading.clear()
+        self._generation += 1
 
     def _load(self, digest: str) -> _Source | None:
         with self.ctx.reading() as session:

@@ -56,28 +56,19 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Writers take the lock up front: no deadlock-prone read->write upgrade under load.
-        options = conn.get_execution_options()
-        mode = options.get("sqlite_begin", "IMMEDIATE")
-        nowait = bool(options.get("sqlite_nowait"))
-        # `sqlite_nowait`: fail at once (sqlite3.OperationalError "database is locked")
-        # instead of waiting for the lock: the intake's event-loop writer then hands its batch
-        # to a thread. Its connection keeps a busy timeout of 0 until it is used without the
-        # option again (switching it around every BEGIN cost two statements per batch).
         record = conn.connection
         if record.info.get(_DRIVER_BEGINS) and record.dbapi_connection.in_transaction:
             return  # join the transaction `begin_on_driver` began
-        if record.info.get("sqlite_nowait", False) != nowait:
-            timeout = 0 if nowait else BUSY_TIMEOUT_MS
-            record.dbapi_connection.execute(f"PRAGMA busy_timeout={timeout}")
-            record.info["sqlite_nowait"] = nowait
-        if nowait:  # straight on the driver: this runs for every intake batch
-            record.dbapi_connection.execute(f"BEGIN {mode}")
-        else:
-            conn.exec_driver_sql(f"BEGIN {mode}")
+        if record.info.get(_NO_WAIT):  # left by `begin_on_driver`: wait for the lock again
+            record.dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            record.info[_NO_WAIT] = False
+        # Writers take the lock up front: no deadlock-prone read->write upgrade under load.
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 _DRIVER_BEGINS = "fireline_driver_begins"
+_NO_WAIT = "fireline_sqlite_no_wait"  # the connection's busy timeout is 0
 
 
 def begin_on_driver(conn: Connection) -> None:
@@ -91,9 +82,9 @@ def begin_on_driver(conn: Connection) -> None:
     back to the pool."""
     record = conn.connection
     driver: Any = record.dbapi_connection
-    if not record.info.get("sqlite_nowait"):  # (`_on_begin` restores the timeout when asked)
-        driver.execute("PRAGMA busy_timeout=0")
-        record.info["sqlite_nowait"] = True
+    if not record.info.get(_NO_WAIT):  # kept until a SQLAlchemy begin of its own
+        driver.execute("PRAGMA busy_timeout=0")  # (switching it every batch cost 2 statements)
+        record.info[_NO_WAIT] = True
     record.info[_DRIVER_BEGINS] = True
     driver.execute("BEGIN IMMEDIATE")
 

@@ -209,6 +209,37 @@ def test_an_event_loop_batch_failing_after_its_writes_is_rolled_back_and_written
     assert not committer._conn.connection.dbapi_connection.in_transaction
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_new_event_loop_connection_from_the_pool_writes_on_the_event_loop(
+    ctx: Context, settings: Settings, engine: Engine, clock: FrozenClock
+) -> None:
+    """After the event-loop writer gave its connection back to the pool (as it does when one
+    breaks), the connection it takes next still writes batches that open incidents on the
+    event loop, in one transaction with their ORM session, not through the thread."""
+    app, key = helpers.app_and_key(ctx, settings, engine, clock)
+    in_thread: list[int] = []
+
+    async def scenario() -> int:
+        assert await helpers.post(app, "/v2/enqueue", helpers.trigger(key, "warm-up")) == 202
+        committer = app.state.intake.committer
+        committer._release(committer._conn)  # back to the pool, flags and all
+        committer._conn = None
+        write = committer._write
+
+        def counted(subs: Any) -> Any:
+            in_thread.append(len(subs))
+            return write(subs)
+
+        committer._write = counted
+        return await helpers.post(app, "/v2/enqueue", helpers.trigger(key, "after"))
+
+    assert asyncio.run(scenario()) == 202
+    assert in_thread == [], "the batch went to the thread"
+    stored = {a.dedup_key: a for a in helpers.alerts(ctx)}
+    assert stored["after"].incident_id is not None
+    assert helpers.incident_count(ctx) == 2
+
+
 @pytest.mark.parametrize(
     "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )

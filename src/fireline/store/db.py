@@ -85,7 +85,7 @@ def begin_on_driver(conn: Connection) -> None:
     if not record.info.get(_NO_WAIT):  # kept until a SQLAlchemy begin of its own
         driver.execute("PRAGMA busy_timeout=0")  # (switching it every batch cost 2 statements)
         record.info[_NO_WAIT] = True
-    record.info[_DRIVER_BEGINS] = True
+    record.info[_DRIVER_BEGINS] = True  # (each time: a pooled record may have lost it)
     driver.execute("BEGIN IMMEDIATE")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -152,20 +152,13 @@ def _sqlite_bool(value: Any) -> int:
     return 1 if value else 0
 
 
-_TIMES: dict[datetime, str] = {}
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
+@lru_cache(maxsize=4096)
 def _sqlite_time(value: datetime | None) -> str | None:
     """SQLite's stored form of an aware datetime (cached: a batch repeats the same `now`)."""
-    if value is None:
-        return None
-    text = _TIMES.get(value)
-    if text is None:
-        if len(_TIMES) >= 4096:
-            _TIMES.clear()
-        text = _TIMES[value] = value.astimezone(UTC).strftime(_SQLITE_TIME)
-    return text
+    return None if value is None else value.astimezone(UTC).strftime(_SQLITE_TIME)
 
 
 DB = Session | Connection
@@ -413,9 +406,8 @@ def lock_services(
     if conn.dialect.name == "sqlite" or not service_ids:
         return None
     first, *rest = sorted(set(service_ids))
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     version = _Driver(conn).lookup(
-        f"SELECT {function}(%s), ({_RULES_VERSION})",
+        f"SELECT {_lock_function(shared)}(%s), ({_RULES_VERSION})",
         [_SERVICE_LOCK_BASE + first],
         lambda rows: None if rows[0][1] is None else int(rows[0][1]),
         fresh_plan=False,
@@ -435,9 +427,12 @@ def _advisory_locks(db: DB, base: int, ids: Sequence[int], *, shared: bool) -> N
     if conn.dialect.name == "sqlite":
         return
     cursor = driver_cursor(conn)
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     for key in sorted(set(ids)):
-        cursor.execute(f"SELECT {function}(%s)", (base + key,))
+        cursor.execute(f"SELECT {_lock_function(shared)}(%s)", (base + key,))
+
+
+def _lock_function(shared: bool) -> str:
+    return "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
 
 
 def commit_pipelined(db: DB) -> None:
@@ -752,21 +747,12 @@ def _from_postgres(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
-_PARSED: dict[str, datetime] = {}
-
-
+@lru_cache(maxsize=16_384)
 def _from_sqlite(text: str | None) -> datetime | None:
     """A stored SQLite timestamp (UTC, as `_SQLITE_TIME` or any ISO form) as aware UTC.
     Cached: the repeats of an alert read its same two timestamps batch after batch, and
     parsing them cost about a tenth of the writer's time per repeat."""
-    if text is None:
-        return None
-    value = _PARSED.get(text)
-    if value is None:
-        if len(_PARSED) >= 16_384:
-            _PARSED.clear()
-        value = _PARSED[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
-    return value
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class ServiceRule(NamedTuple):
